@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# The one command that runs every test: formatting, lints, the dependency-direction check, the
+# Rust tests, and the Python end-to-end suite against the debug `hepq` binary.
+# README and CI (.ci/run) call exactly this. Run it from anywhere.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+ROOT="$(pwd)"
+TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+case "$TARGET_DIR" in
+    /*) ;;
+    *) TARGET_DIR="$ROOT/$TARGET_DIR" ;;
+esac
+PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv"
+REQUIREMENTS="$ROOT/tests/requirements.txt"
+
+step() {
+    printf '\n==> %s\n' "$*"
+}
+
+step "Python test environment (.venv from tests/requirements.txt)"
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PYTHON" -m venv "$VENV"
+fi
+want_hash="$("$VENV/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(open(sys.argv[1],"rb").read()).hexdigest())' "$REQUIREMENTS")"
+have_hash="$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)"
+if [ "$want_hash" != "$have_hash" ]; then
+    "$VENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQUIREMENTS"
+    echo "$want_hash" > "$VENV/.requirements.sha256"
+else
+    echo "requirements unchanged; skipping pip"
+fi
+
+step "cargo fmt --all -- --check"
+cargo fmt --all -- --check
+
+step "cargo clippy --workspace --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets -- -D warnings
+
+step "dependency directions (scripts/check-deps.py)"
+"$VENV/bin/python" scripts/check-deps.py
+
+step "cargo build -p hepq-server"
+cargo build -p hepq-server
+
+step "cargo test --workspace"
+cargo test --workspace
+
+step "pytest tests/python"
+HEPQ_BIN="$TARGET_DIR/debug/hepq" "$VENV/bin/python" -m pytest -q tests/python
+
+step "all tests passed"

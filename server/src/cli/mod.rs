@@ -1,0 +1,268 @@
+//! The command line: argument parsing and the subcommands.
+
+mod demo;
+mod output;
+mod progress;
+mod shell;
+mod sql_cmd;
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use hepq_sql::{HepqSession, SessionOptions};
+
+use crate::generate::{self, Dataset, GenerateOptions};
+
+pub use output::OutputFormat;
+
+/// SQL over high-energy-physics data: ROOT, RNTuple, LH5 and Hive-partitioned Parquet.
+#[derive(Debug, Parser)]
+#[command(name = "hepq", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run SQL: a statement (-c), a script (-f), or an interactive shell.
+    Sql(SqlArgs),
+    /// Create the demo warehouse (once) and run a guided tour of queries.
+    Demo(DemoArgs),
+    /// Generate demo data: NanoAOD-like LHC events or LEGEND germanium hits, as Parquet.
+    Generate(GenerateArgs),
+}
+
+/// Engine settings shared by the commands that run queries.
+#[derive(Debug, Clone, Args)]
+pub struct EngineArgs {
+    /// Warehouse directory: each folder in DIR/tables/ is a table named after it.
+    #[arg(long, value_name = "DIR")]
+    pub warehouse: Option<PathBuf>,
+    /// Worker threads for query execution (default: all cores).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
+    /// Memory limit for buffering operators, e.g. 4GB, 512MiB (default: unlimited).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<usize>,
+}
+
+#[derive(Debug, Args)]
+struct SqlArgs {
+    /// SQL to run (several ;-separated statements run in order; the last result is printed).
+    #[arg(
+        short = 'c',
+        long = "command",
+        value_name = "SQL",
+        conflicts_with = "file"
+    )]
+    command: Option<String>,
+    /// File of ;-separated SQL statements to run in order (the last result is printed).
+    #[arg(short = 'f', long = "file", value_name = "FILE")]
+    file: Option<PathBuf>,
+    /// Register a table before running: NAME=LOCATION or NAME:FORMAT=LOCATION. LOCATION is a
+    /// file, folder, glob, s3:// or http(s):// URL; the format comes from the extension unless
+    /// given (parquet, csv, json, arrow). Repeatable.
+    #[arg(long = "register", value_name = "NAME=LOCATION")]
+    register: Vec<String>,
+    /// How to print results.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Table)]
+    format: OutputFormat,
+    #[command(flatten)]
+    engine: EngineArgs,
+}
+
+#[derive(Debug, Args)]
+struct DemoArgs {
+    /// Where to build the demo warehouse (default: hepq's data directory, demo/).
+    #[arg(long, value_name = "DIR")]
+    warehouse: Option<PathBuf>,
+    /// LHC events to generate the first time.
+    #[arg(long, default_value_t = 200_000)]
+    lhc_events: u64,
+    /// LEGEND hits to generate the first time.
+    #[arg(long, default_value_t = 500_000)]
+    legend_hits: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum DatasetArg {
+    /// NanoAOD-like events (Jet_*, Muon_*, Electron_*, MET_*), partitioned by run=.
+    Lhc,
+    /// Germanium-detector hits, partitioned period=/run=/datatype=.
+    Legend,
+}
+
+#[derive(Debug, Args)]
+struct GenerateArgs {
+    /// Which dataset.
+    #[arg(value_enum)]
+    dataset: DatasetArg,
+    /// Rows to write (events for lhc, hits for legend).
+    #[arg(long, default_value_t = 100_000)]
+    events: u64,
+    /// Output folder (the table root); must be empty or absent.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+    /// Random seed: the same seed gives identical files.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// legend only: add a fixed-length int16 waveform column.
+    #[arg(long)]
+    waveforms: bool,
+}
+
+/// A front-end failure, shown to the user as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// From the engine or session.
+    #[error(transparent)]
+    Sql(#[from] hepq_sql::Error),
+    /// From the data generator.
+    #[error(transparent)]
+    Generate(#[from] generate::GenerateError),
+    /// Anything else, already phrased for the user.
+    #[error("{0}")]
+    Message(String),
+}
+
+impl From<hepq_sql::datafusion::error::DataFusionError> for CliError {
+    fn from(e: hepq_sql::datafusion::error::DataFusionError) -> Self {
+        CliError::Sql(e.into())
+    }
+}
+
+/// The result type of the command line.
+pub type CliResult<T> = Result<T, CliError>;
+
+/// Runs the parsed command line.
+pub fn run(cli: Cli) -> CliResult<()> {
+    match cli.command {
+        Command::Sql(args) => {
+            let runtime = runtime(args.engine.threads)?;
+            runtime.block_on(sql_cmd::run(sql_cmd::SqlJob {
+                command: args.command,
+                file: args.file,
+                register: args.register,
+                format: args.format,
+                engine: args.engine,
+            }))
+        }
+        Command::Demo(args) => {
+            let runtime = runtime(None)?;
+            runtime.block_on(demo::run(args.warehouse, args.lhc_events, args.legend_hits))
+        }
+        Command::Generate(args) => {
+            let dataset = match args.dataset {
+                DatasetArg::Lhc => Dataset::Lhc,
+                DatasetArg::Legend => Dataset::Legend,
+            };
+            let options = GenerateOptions {
+                events: args.events,
+                out: args.out,
+                seed: args.seed,
+                waveforms: args.waveforms,
+            };
+            let summary = progress::generate_with_progress(dataset, &options)?;
+            eprintln!(
+                "wrote {} rows in {} files ({}) to {}",
+                summary.rows,
+                summary.files,
+                progress::human_bytes(summary.bytes),
+                options.out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// The tokio runtime the engine runs on; `threads` caps its workers as well.
+fn runtime(threads: Option<usize>) -> CliResult<tokio::runtime::Runtime> {
+    let mut builder = tokio::runtime::Builder::new_multi_thread();
+    builder.enable_all();
+    if let Some(n) = threads {
+        builder.worker_threads(n.max(1));
+    }
+    builder
+        .build()
+        .map_err(|e| CliError::Message(format!("cannot start the runtime: {e}")))
+}
+
+/// Builds the session for a command: options from the command line and the environment.
+pub async fn open_session(engine: &EngineArgs) -> CliResult<HepqSession> {
+    let options = SessionOptions {
+        threads: engine.threads,
+        memory_limit: engine.memory_limit,
+        warehouse: engine.warehouse.clone(),
+        object_store_env: aws_environment(),
+    };
+    let session = HepqSession::new(options).await?;
+    for warning in session.warnings() {
+        eprintln!("Warning: {warning}");
+    }
+    Ok(session)
+}
+
+/// The standard AWS variables, handed to the session for `s3://` locations.
+fn aws_environment() -> Vec<(String, String)> {
+    std::env::vars()
+        .filter(|(k, _)| k.starts_with("AWS_"))
+        .collect()
+}
+
+/// The default data directory of hepq (`~/.local/share/hepq` on Linux).
+pub fn data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(std::env::temp_dir)
+        .join("hepq")
+}
+
+/// Parses sizes such as `4GB`, `512MiB`, `1.5G` or `1000000` into bytes.
+pub fn parse_size(text: &str) -> Result<usize, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size (try 4GB or 512MiB)"))?;
+    let factor: f64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1.0,
+        "k" | "kb" => 1e3,
+        "kib" => 1024.0,
+        "m" | "mb" => 1e6,
+        "mib" => 1024.0 * 1024.0,
+        "g" | "gb" => 1e9,
+        "gib" => 1024.0 * 1024.0 * 1024.0,
+        "t" | "tb" => 1e12,
+        "tib" => 1024.0_f64.powi(4),
+        other => return Err(format!("unknown size unit '{other}' in '{text}'")),
+    };
+    let bytes = number * factor;
+    if !bytes.is_finite() || bytes < 1.0 {
+        return Err(format!("'{text}' is not a positive size"));
+    }
+    Ok(bytes as usize)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("4GB"), Ok(4_000_000_000));
+        assert_eq!(parse_size("512MiB"), Ok(512 * 1024 * 1024));
+        assert_eq!(parse_size("1.5g"), Ok(1_500_000_000));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err());
+        assert!(parse_size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn every_subcommand_has_help() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,33 @@
+//! # hepq-sql: the one way into the engine
+//!
+//! The CLI, the PostgreSQL server and the Python module all build their session here, so a
+//! table, function or setting works the same everywhere. This crate owns:
+//!
+//! * [`session`] — [`HepqSession`]: DataFusion 55 with hepq's table factories (Hive-partitioned
+//!   listing tables; later ROOT, RNTuple and LH5), functions, object stores and memory pool, plus
+//!   the query facade (`;`-separated scripts, registration of paths and URLs).
+//! * [`object_stores`] — local, S3 and HTTP stores created on first use, counting what they read.
+//! * [`progress`] — what a plan will scan, for progress bars.
+//! * [`error`] — this crate's [`Error`].
+//!
+//! ```no_run
+//! # async fn example() -> hepq_sql::Result<()> {
+//! use hepq_sql::{HepqSession, SessionOptions};
+//! let session = HepqSession::new(SessionOptions::default()).await?;
+//! session.register("hits", "legend/", None).await?;
+//! let (_schema, batches) = session
+//!     .query("SELECT datatype, count(*) FROM hits GROUP BY datatype")
+//!     .await?;
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod object_stores;
+pub mod progress;
+pub mod session;
+
+pub use error::{Error, Result};
+pub use session::{Format, HepqSession, SessionOptions, quote_identifier, quote_literal};
+
+/// The DataFusion this crate is built on, re-exported so front ends use the same version.
+pub use datafusion;

@@ -1,0 +1,409 @@
+//! The one session builder and the query facade every front end uses.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::datatypes::SchemaRef;
+use datafusion::arrow::record_batch::RecordBatch;
+use datafusion::common::config::ConfigOptions;
+use datafusion::dataframe::DataFrame;
+use datafusion::execution::context::{SessionConfig, SessionContext, SessionState};
+use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
+use datafusion::execution::object_store::ObjectStoreRegistry;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::execution::session_state::SessionStateBuilder;
+use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use url::Url;
+
+use crate::error::{Error, Result};
+use crate::object_stores::{HepqObjectStoreRegistry, IoCounters, S3_TABLE_OPTIONS};
+
+/// How to build a session. Front ends fill this from their command line, config or arguments;
+/// this crate reads no environment variables itself.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Worker threads for query execution (DataFusion's target partitions); `None` = all cores.
+    pub threads: Option<usize>,
+    /// Upper bound on memory used by operators that buffer (sorts, joins, aggregates), in bytes.
+    pub memory_limit: Option<usize>,
+    /// The warehouse directory; every folder in its `tables/` is registered as a table.
+    pub warehouse: Option<PathBuf>,
+    /// Standard AWS settings (`AWS_REGION`, `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …) used for
+    /// `s3://` locations, as read by the front end from its environment.
+    pub object_store_env: Vec<(String, String)>,
+}
+
+/// A table format hepq can register.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// Apache Parquet (Hive-partitioned folders welcome).
+    Parquet,
+    /// Comma-separated values with a header row.
+    Csv,
+    /// Newline-delimited JSON.
+    Json,
+    /// Arrow IPC files.
+    Arrow,
+    /// ROOT TTree files.
+    Root,
+    /// ROOT RNTuple files.
+    Rntuple,
+    /// LEGEND LH5 (HDF5) files.
+    Lh5,
+}
+
+impl Format {
+    /// The name used in `STORED AS`.
+    pub fn sql_name(self) -> &'static str {
+        match self {
+            Format::Parquet => "PARQUET",
+            Format::Csv => "CSV",
+            Format::Json => "JSON",
+            Format::Arrow => "ARROW",
+            Format::Root => "ROOT",
+            Format::Rntuple => "RNTUPLE",
+            Format::Lh5 => "LH5",
+        }
+    }
+
+    /// Parses a format name as users write it (`parquet`, `csv`, `root`, …).
+    pub fn parse(name: &str) -> Result<Self> {
+        match name.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" => Ok(Format::Parquet),
+            "csv" => Ok(Format::Csv),
+            "json" | "ndjson" | "jsonl" => Ok(Format::Json),
+            "arrow" | "ipc" | "feather" => Ok(Format::Arrow),
+            "root" | "ttree" => Ok(Format::Root),
+            "rntuple" => Ok(Format::Rntuple),
+            "lh5" => Ok(Format::Lh5),
+            other => Err(Error::Config(format!(
+                "unknown format '{other}' (expected parquet, csv, json, arrow, root, rntuple or lh5)"
+            ))),
+        }
+    }
+
+    /// The format a file name's extension stands for, if any.
+    pub fn from_extension(name: &str) -> Option<Self> {
+        let (_, ext) = name.rsplit_once('.')?;
+        match ext.to_ascii_lowercase().as_str() {
+            "parquet" | "pq" | "parq" => Some(Format::Parquet),
+            "csv" => Some(Format::Csv),
+            "json" | "ndjson" | "jsonl" => Some(Format::Json),
+            "arrow" | "ipc" | "feather" => Some(Format::Arrow),
+            "root" => Some(Format::Root),
+            "lh5" | "hdf5" | "h5" => Some(Format::Lh5),
+            _ => None,
+        }
+    }
+}
+
+/// A hepq session: DataFusion with hepq's formats, functions and object stores.
+#[derive(Clone)]
+pub struct HepqSession {
+    ctx: SessionContext,
+    registry: Arc<HepqObjectStoreRegistry>,
+    warnings: Vec<String>,
+}
+
+impl std::fmt::Debug for HepqSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HepqSession")
+            .field("session_id", &self.ctx.session_id())
+            .finish()
+    }
+}
+
+impl HepqSession {
+    /// Builds a session: the engine, hepq's table factories and functions, the object-store
+    /// registry and memory pool, then the warehouse's tables.
+    pub async fn new(options: SessionOptions) -> Result<Self> {
+        let counters = Arc::new(IoCounters::default());
+        let registry = Arc::new(HepqObjectStoreRegistry::new(
+            options.object_store_env.clone(),
+            counters,
+        ));
+        let mut runtime = RuntimeEnvBuilder::new()
+            .with_object_store_registry(Arc::clone(&registry) as Arc<dyn ObjectStoreRegistry>);
+        if let Some(limit) = options.memory_limit {
+            let top = std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN);
+            runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
+                FairSpillPool::new(limit),
+                top,
+            )));
+        }
+        let runtime = runtime.build_arc()?;
+
+        let mut config = SessionConfig::new()
+            .with_information_schema(true)
+            .with_default_catalog_and_schema("hepq", "public")
+            .with_create_default_catalog_and_schema(true);
+        if let Some(threads) = options.threads {
+            config = config.with_target_partitions(threads.max(1));
+        }
+        // HEP column names are mixed-case (`MET_pt`, `Jet_pt`, `luminosityBlock`): identifiers
+        // match as written instead of being folded to lower case. Function names and keywords
+        // stay case-insensitive.
+        config.options_mut().sql_parser.enable_ident_normalization = false;
+        let mut state = SessionStateBuilder::new()
+            .with_config(config)
+            .with_runtime_env(runtime)
+            .with_default_features()
+            .build();
+        hepq_connectors::register_table_factories(&mut state);
+        hepq_udfs::register_all(&mut state)?;
+
+        let mut session = Self {
+            ctx: SessionContext::new_with_state(state),
+            registry,
+            warnings: Vec::new(),
+        };
+        if let Some(warehouse) = &options.warehouse {
+            session.open_warehouse(warehouse).await?;
+        }
+        Ok(session)
+    }
+
+    /// The DataFusion context underneath, for front ends that need the engine directly.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// A snapshot of the session state (configuration, catalogs, functions).
+    pub fn state(&self) -> SessionState {
+        self.ctx.state()
+    }
+
+    /// Bytes and files read so far through this session's object stores.
+    pub fn io_counters(&self) -> &Arc<IoCounters> {
+        self.registry.counters()
+    }
+
+    /// Problems met while opening the warehouse (a table folder that could not be read, …).
+    /// They do not stop the session; front ends show them.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// Splits `sql` into statements, checking syntax. Errors name the line and column.
+    pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
+        let state = self.ctx.state();
+        let dialect_name = state.config().options().sql_parser.dialect;
+        let dialect = dialect_from_str(dialect_name)
+            .ok_or_else(|| Error::Config(format!("unknown SQL dialect {dialect_name}")))?;
+        Ok(DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?.into())
+    }
+
+    /// Plans and starts one parsed statement. DDL and `SET` take effect at once; a query comes
+    /// back as a lazy [`DataFrame`] to stream or collect.
+    pub async fn run_statement(&self, statement: Statement) -> Result<DataFrame> {
+        let plan = self.ctx.state().statement_to_plan(statement).await?;
+        let plan = self.prepare_plan(plan)?;
+        Ok(self.ctx.execute_logical_plan(plan).await?)
+    }
+
+    /// Runs every `;`-separated statement of `sql` in order and returns the last one's result,
+    /// not yet executed (`None` for an empty script). Earlier statements run to completion.
+    pub async fn run_script(&self, sql: &str) -> Result<Option<DataFrame>> {
+        let statements = self.parse(sql)?;
+        let count = statements.len();
+        let mut last = None;
+        for (i, statement) in statements.into_iter().enumerate() {
+            let df = self.run_statement(statement).await?;
+            if i + 1 == count {
+                last = Some(df);
+            } else {
+                df.collect().await?;
+            }
+        }
+        Ok(last)
+    }
+
+    /// Runs `sql` (one or more statements) and collects the last result.
+    pub async fn query(&self, sql: &str) -> Result<(SchemaRef, Vec<RecordBatch>)> {
+        match self.run_script(sql).await? {
+            Some(df) => {
+                let schema = Arc::new(df.schema().as_arrow().clone());
+                Ok((schema, df.collect().await?))
+            }
+            None => Ok((
+                Arc::new(datafusion::arrow::datatypes::Schema::empty()),
+                vec![],
+            )),
+        }
+    }
+
+    /// Registers `location` (file, folder, glob or URL) as table `name`, as
+    /// `CREATE EXTERNAL TABLE` would, inferring the format from the extension unless given.
+    pub async fn register(&self, name: &str, location: &str, format: Option<Format>) -> Result<()> {
+        let format = match format {
+            Some(f) => f,
+            None => self.infer_format(location).await?,
+        };
+        let sql = format!(
+            "CREATE OR REPLACE EXTERNAL TABLE {} STORED AS {} LOCATION {}",
+            quote_identifier(name),
+            format.sql_name(),
+            quote_literal(location)
+        );
+        self.run_script(&sql).await.map_err(|e| match e {
+            Error::Engine(e) => Error::Config(format!("cannot register '{name}': {e}")),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    /// The format of `location` from its extension, or from the first file inside a folder.
+    pub async fn infer_format(&self, location: &str) -> Result<Format> {
+        let trimmed = location.trim_end_matches('/');
+        let last = trimmed.rsplit('/').next().unwrap_or(trimmed);
+        if let Some(format) = Format::from_extension(last) {
+            return Ok(format);
+        }
+        let local = Path::new(location);
+        if !location.contains("://") && !local.exists() && !last.contains(['*', '?', '[']) {
+            return Err(Error::Config(format!("'{location}' does not exist")));
+        }
+        // A folder (or a URL prefix): look at what is inside.
+        let url = datafusion::datasource::listing::ListingTableUrl::parse(location)?;
+        let store = self.ctx.runtime_env().object_store(url.object_store())?;
+        let mut listing = store.list(Some(url.prefix()));
+        use futures::TryStreamExt;
+        while let Some(meta) = listing
+            .try_next()
+            .await
+            .map_err(|e| Error::Config(format!("cannot list '{location}': {e}")))?
+        {
+            if let Some(format) = Format::from_extension(meta.location.as_ref()) {
+                return Ok(format);
+            }
+        }
+        Err(Error::Config(format!(
+            "cannot tell the format of '{location}' from its name or contents; name it, \
+             e.g. NAME:parquet=LOCATION"
+        )))
+    }
+
+    /// Applies hepq's handling to a plan before it runs: S3 options of
+    /// `CREATE EXTERNAL TABLE` configure the bucket's object store and are removed.
+    fn prepare_plan(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut cmd)) = plan else {
+            return Ok(plan);
+        };
+        let (s3_options, rest): (Vec<_>, Vec<_>) = cmd
+            .options
+            .clone()
+            .into_iter()
+            .partition(|(k, _)| k.starts_with("aws."));
+        if !s3_options.is_empty() {
+            let location = cmd.locations.first().cloned().unwrap_or_default();
+            let url = Url::parse(&location).map_err(|e| {
+                Error::Config(format!("'aws.*' options need an s3:// LOCATION ({e})"))
+            })?;
+            if !matches!(url.scheme(), "s3" | "s3a") {
+                return Err(Error::Config(format!(
+                    "'aws.*' options need an s3:// LOCATION, not '{location}'"
+                )));
+            }
+            let store = self.registry.build_s3(&url, &s3_options)?;
+            self.registry.register_store(&url, store);
+            cmd.options = rest.into_iter().collect();
+            cmd.definition = cmd.definition.map(|d| redact_options(&d));
+        }
+        Ok(LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)))
+    }
+
+    /// Registers each folder of `warehouse/tables/` as a Parquet table named after it.
+    async fn open_warehouse(&mut self, warehouse: &Path) -> Result<()> {
+        let tables = warehouse.join("tables");
+        std::fs::create_dir_all(&tables).map_err(|source| Error::Io {
+            path: tables.display().to_string(),
+            source,
+        })?;
+        let entries = std::fs::read_dir(&tables).map_err(|source| Error::Io {
+            path: tables.display().to_string(),
+            source,
+        })?;
+        let mut dirs: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        for dir in dirs {
+            let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if name.starts_with('.') {
+                continue;
+            }
+            let location = format!("{}/", dir.display());
+            if let Err(e) = self.register(name, &location, Some(Format::Parquet)).await {
+                self.warnings
+                    .push(format!("warehouse table '{name}' skipped: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The session's configuration options.
+    pub fn config_options(&self) -> ConfigOptions {
+        self.ctx.state().config().options().as_ref().clone()
+    }
+}
+
+/// Quotes an identifier for SQL (`"name"`, doubling inner quotes).
+pub fn quote_identifier(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// Quotes a string literal for SQL (`'text'`, doubling inner quotes).
+pub fn quote_literal(value: &str) -> String {
+    format!("'{}'", value.replace('\'', "''"))
+}
+
+/// Hides secrets in a stored table definition.
+fn redact_options(definition: &str) -> String {
+    let mut out = definition.to_string();
+    for (option, _) in S3_TABLE_OPTIONS {
+        if !option.contains("key") && !option.contains("token") {
+            continue;
+        }
+        let mut search_from = 0;
+        while let Some(found) = out[search_from..].find(option) {
+            let start = search_from + found + option.len();
+            // The value is the next quoted literal after the option name.
+            let Some(open) = out[start..].find('\'').map(|i| start + i) else {
+                break;
+            };
+            let Some(close) = out[open + 1..].find('\'').map(|i| open + 1 + i) else {
+                break;
+            };
+            out.replace_range(open + 1..close, "***");
+            search_from = open + 4;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let d = "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://b/' \
+                 OPTIONS ('aws.secret_access_key' 'hunter2', 'aws.region' 'eu')";
+        let r = redact_options(d);
+        assert!(!r.contains("hunter2") && r.contains("'eu'"), "{r}");
+    }
+
+    #[test]
+    fn formats_from_extensions() {
+        assert_eq!(Format::from_extension("a/b.PARQUET"), Some(Format::Parquet));
+        assert_eq!(Format::from_extension("x.root"), Some(Format::Root));
+        assert_eq!(Format::from_extension("dir"), None);
+        assert!(Format::parse("xlsx").is_err());
+    }
+}

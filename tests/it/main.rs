@@ -1,0 +1,4 @@
+//! Rust integration tests of the session facade (one binary for link speed).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod session;

@@ -1,0 +1,164 @@
+//! Shared helpers of hepq's end-to-end tests.
+//!
+//! [`HepqDb`] runs sqllogictest records through a real [`hepq_sql::HepqSession`], the same
+//! session builder the CLI, server and Python module use. Values are printed the way the
+//! `.slt` files expect: `NULL` for nulls, `(empty)` for empty strings, lists as `[1, 2]`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use datafusion::arrow::array::{Array, RecordBatch};
+use datafusion::arrow::datatypes::DataType;
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use hepq_sql::{HepqSession, SessionOptions};
+use sqllogictest::{DBOutput, DefaultColumnType};
+
+/// A sqllogictest database backed by a fresh hepq session.
+pub struct HepqDb {
+    session: HepqSession,
+}
+
+/// A statement failed; the message is what users would see.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DbError(String);
+
+impl HepqDb {
+    /// A new session with default options (no warehouse).
+    pub async fn new() -> Self {
+        let session = HepqSession::new(SessionOptions {
+            threads: Some(2),
+            ..Default::default()
+        })
+        .await
+        .expect("session");
+        Self { session }
+    }
+}
+
+#[async_trait]
+impl sqllogictest::AsyncDB for HepqDb {
+    type Error = DbError;
+    type ColumnType = DefaultColumnType;
+
+    async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
+        let is_query = {
+            let head = sql.trim_start().to_ascii_lowercase();
+            [
+                "select", "with", "explain", "describe", "show", "values", "(",
+            ]
+            .iter()
+            .any(|k| head.starts_with(k))
+        };
+        let (schema, batches) = self
+            .session
+            .query(sql)
+            .await
+            .map_err(|e| DbError(e.to_string()))?;
+        if !is_query {
+            let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
+            return Ok(DBOutput::StatementComplete(rows));
+        }
+        let types = schema
+            .fields()
+            .iter()
+            .map(|f| column_type(f.data_type()))
+            .collect();
+        let mut rows = Vec::new();
+        for batch in &batches {
+            rows.extend(format_rows(batch).map_err(DbError)?);
+        }
+        Ok(DBOutput::Rows { types, rows })
+    }
+
+    async fn shutdown(&mut self) {}
+
+    fn engine_name(&self) -> &str {
+        "hepq"
+    }
+
+    async fn sleep(dur: Duration) {
+        tokio::time::sleep(dur).await;
+    }
+}
+
+fn column_type(data_type: &DataType) -> DefaultColumnType {
+    match data_type {
+        DataType::Int8
+        | DataType::Int16
+        | DataType::Int32
+        | DataType::Int64
+        | DataType::UInt8
+        | DataType::UInt16
+        | DataType::UInt32
+        | DataType::UInt64 => DefaultColumnType::Integer,
+        DataType::Float16
+        | DataType::Float32
+        | DataType::Float64
+        | DataType::Decimal128(_, _)
+        | DataType::Decimal256(_, _) => DefaultColumnType::FloatingPoint,
+        DataType::Utf8 | DataType::LargeUtf8 | DataType::Utf8View => DefaultColumnType::Text,
+        _ => DefaultColumnType::Any,
+    }
+}
+
+/// Formats every cell of `batch` for comparison with the `.slt` file.
+pub fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, String> {
+    let options = FormatOptions::default().with_null("NULL");
+    let formatters = batch
+        .columns()
+        .iter()
+        .map(|c| ArrayFormatter::try_new(c.as_ref(), &options))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let mut rows = Vec::with_capacity(batch.num_rows());
+    for row in 0..batch.num_rows() {
+        let mut cells = Vec::with_capacity(formatters.len());
+        for (formatter, column) in formatters.iter().zip(batch.columns()) {
+            let text = formatter.value(row).to_string();
+            let text = if text.is_empty() && !column.is_null(row) {
+                "(empty)".to_string()
+            } else {
+                scrub_temp_dirs(&text)
+            };
+            cells.push(text);
+        }
+        rows.push(cells);
+    }
+    Ok(rows)
+}
+
+/// Replaces temporary directories (which differ on every run) by `__TEST_DIR__`.
+pub fn scrub_temp_dirs(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find("tmp/.tmp") {
+        // Include a leading '/' if the path is absolute.
+        let start = if pos > 0 && rest.as_bytes()[pos - 1] == b'/' {
+            pos - 1
+        } else {
+            pos
+        };
+        out.push_str(&rest[..start]);
+        let after = &rest[pos + "tmp/.tmp".len()..];
+        let end = after
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(after.len());
+        out.push_str("__TEST_DIR__");
+        rest = &after[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn temp_dirs_are_scrubbed() {
+        assert_eq!(
+            super::scrub_temp_dirs("[tmp/.tmpAb12/x/run=1/a.parquet, /tmp/.tmpZ9/y]"),
+            "[__TEST_DIR__/x/run=1/a.parquet, __TEST_DIR__/y]"
+        );
+    }
+}

@@ -1,0 +1,68 @@
+//! # hepq-udfs: the physicist's vocabulary in SQL
+//!
+//! Scalar functions over jagged `List` columns (per-event reductions, masks, combinations),
+//! kinematics (ΔR, invariant masses) and histogram aggregates whose result is a UHI document.
+//! Kernels work on whole Arrow buffers; each function carries its user documentation, from which
+//! the SQL reference is generated.
+//!
+//! [`register_all`] is the one entry point the session builder (`hepq-sql`) calls.
+//!
+//! Status: the jagged-array and histogram issues add the functions; the registry is in place.
+
+use std::sync::Arc;
+
+use datafusion::common::Result;
+use datafusion::execution::FunctionRegistry;
+use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
+
+/// Every scalar function hepq adds to DataFusion's own.
+pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
+    Vec::new()
+}
+
+/// Every aggregate function hepq adds to DataFusion's own.
+pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
+    Vec::new()
+}
+
+/// Registers all of hepq's functions with `registry` (a `SessionState` or `SessionContext`).
+pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
+    for udf in all_scalar_functions() {
+        registry.register_udf(udf)?;
+    }
+    for udaf in all_aggregate_functions() {
+        registry.register_udaf(udaf)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn no_duplicate_names() {
+        let mut seen = HashSet::new();
+        for udf in all_scalar_functions() {
+            for name in std::iter::once(udf.name()).chain(udf.aliases().iter().map(|a| a.as_str()))
+            {
+                assert!(
+                    seen.insert(name.to_string()),
+                    "duplicate function name {name}"
+                );
+            }
+        }
+        for udaf in all_aggregate_functions() {
+            for name in
+                std::iter::once(udaf.name()).chain(udaf.aliases().iter().map(|a| a.as_str()))
+            {
+                assert!(
+                    seen.insert(name.to_string()),
+                    "duplicate function name {name}"
+                );
+            }
+        }
+    }
+}
