@@ -22,6 +22,7 @@ use bytes::Bytes;
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use futures::stream::BoxStream;
+use object_store::ClientOptions;
 use object_store::aws::{AmazonS3Builder, AmazonS3ConfigKey};
 use object_store::http::HttpBuilder;
 use object_store::local::LocalFileSystem;
@@ -76,10 +77,10 @@ impl IoCounters {
     fn record(&self, store: &str, location: &Path, bytes: u64) {
         self.bytes.fetch_add(bytes, Ordering::Relaxed);
         self.requests.fetch_add(1, Ordering::Relaxed);
-        if let Ok(mut files) = self.files.lock() {
-            if files.len() < 1_000_000 {
-                files.insert(format!("{store}/{location}"));
-            }
+        if let Ok(mut files) = self.files.lock()
+            && files.len() < 1_000_000
+        {
+            files.insert(format!("{store}/{location}"));
         }
     }
 }
@@ -268,8 +269,10 @@ impl HepqObjectStoreRegistry {
             "file" => Ok(Arc::new(LocalFileSystem::new())),
             "s3" | "s3a" => self.build_s3(url, &[]),
             "http" | "https" => {
+                let client = ClientOptions::new().with_allow_http(url.scheme() == "http");
                 let store = HttpBuilder::new()
                     .with_url(store_key(url))
+                    .with_client_options(client)
                     .build()
                     .map_err(|e| Error::Config(format!("cannot open '{url}': {e}")))?;
                 Ok(Arc::new(store))

@@ -245,10 +245,16 @@ CASES = [
     both(
         "legend_partition_string_functions",
         "SELECT upper(datatype) AS dt, concat(period, '/', run) AS pr, length(run) AS lr, "
-        "substr(run, 2) AS run_digits, CAST(substr(run, 2) AS INTEGER) AS run_no, "
+        "substr(run, 2) AS run_digits, CAST(right(run, 3) AS INTEGER) AS run_no, "
         "replace(period, 'p', 'P') AS pp, starts_with(datatype, 'c') AS is_cal, "
         "period || '-' || datatype AS tag, lower(upper(period)) AS lp, count(*) AS n "
         "FROM legend WHERE run LIKE 'r00%' GROUP BY 1, 2, 3, 4, 5, 6, 7, 8, 9",
+    ),
+    both(
+        "legend_group_by_expression_and_its_cast",
+        # An expression and a CAST of it as two group keys (DataFusion names both alike).
+        "SELECT substr(run, 2) AS run_digits, CAST(substr(run, 2) AS INTEGER) AS run_no, "
+        "count(*) AS n FROM legend GROUP BY 1, 2",
     ),
     both(
         "legend_rollup",
@@ -441,7 +447,21 @@ def test_cases_are_many_and_unique():
     assert len(CASES) >= 24
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+# Known engine bugs hepq inherits, kept visible: strict, so a fix upstream turns them red.
+KNOWN_BUGS = {
+    "legend_group_by_expression_and_its_cast": "DataFusion names an expression and its CAST "
+    "alike, so two GROUP BY keys collide (apache/datafusion#18975)",
+}
+
+PARAMS = [
+    pytest.param(c, id=c.id, marks=pytest.mark.xfail(strict=True, reason=KNOWN_BUGS[c.id]))
+    if c.id in KNOWN_BUGS
+    else pytest.param(c, id=c.id)
+    for c in CASES
+]
+
+
+@pytest.mark.parametrize("case", PARAMS)
 def test_matches_duckdb(case: Case, hepq, tables, duck):
     rows = hepq.sql(case.hepq_sql, register=tables)
     hepq_cols = list(rows[0].keys()) if rows else []
