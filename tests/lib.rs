@@ -43,20 +43,12 @@ impl sqllogictest::AsyncDB for HepqDb {
     type ColumnType = DefaultColumnType;
 
     async fn run(&mut self, sql: &str) -> Result<DBOutput<Self::ColumnType>, Self::Error> {
-        let is_query = {
-            let head = sql.trim_start().to_ascii_lowercase();
-            [
-                "select", "with", "explain", "describe", "show", "values", "(",
-            ]
-            .iter()
-            .any(|k| head.starts_with(k))
-        };
         let (schema, batches) = self
             .session
             .query(sql)
             .await
             .map_err(|e| DbError(e.to_string()))?;
-        if !is_query {
+        if schema.fields().is_empty() {
             let rows = batches.iter().map(|b| b.num_rows() as u64).sum();
             return Ok(DBOutput::StatementComplete(rows));
         }
