@@ -373,8 +373,11 @@ fn redact_options(definition: &str) -> String {
         let mut search_from = 0;
         while let Some(found) = out[search_from..].find(option) {
             let start = search_from + found + option.len();
-            // The value is the next quoted literal after the option name.
-            let Some(open) = out[start..].find('\'').map(|i| start + i) else {
+            // Skip the quote that closes the option name; the value is the next literal.
+            let Some(key_close) = out[start..].find('\'').map(|i| start + i) else {
+                break;
+            };
+            let Some(open) = out[key_close + 1..].find('\'').map(|i| key_close + 1 + i) else {
                 break;
             };
             let Some(close) = out[open + 1..].find('\'').map(|i| open + 1 + i) else {
