@@ -112,7 +112,10 @@ pub fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, String> {
             let text = if text.is_empty() && !column.is_null(row) {
                 "(empty)".to_string()
             } else {
-                scrub_temp_dirs(&text)
+                // Multi-line cells (EXPLAIN plans) lose their indentation: the .slt format
+                // cannot keep leading spaces on continuation lines.
+                let text = scrub_random_file_names(&scrub_temp_dirs(&text));
+                text.lines().map(str::trim).collect::<Vec<_>>().join("\n")
             };
             cells.push(text);
         }
@@ -144,8 +147,37 @@ pub fn scrub_temp_dirs(text: &str) -> String {
     out
 }
 
+/// Replaces the random 16-character names `COPY … PARTITIONED BY` gives its files by `FILE`.
+pub fn scrub_random_file_names(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(pos) = rest.find(".parquet") {
+        let head = &rest[..pos];
+        let stem_start = head.rfind('/').map(|i| i + 1).unwrap_or(0);
+        let stem = &head[stem_start..];
+        if stem.len() == 16 && stem.chars().all(|c| c.is_ascii_alphanumeric()) {
+            out.push_str(&head[..stem_start]);
+            out.push_str("FILE");
+        } else {
+            out.push_str(head);
+        }
+        out.push_str(".parquet");
+        rest = &rest[pos + ".parquet".len()..];
+    }
+    out.push_str(rest);
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn random_file_names_are_scrubbed() {
+        assert_eq!(
+            super::scrub_random_file_names("[a/run=1/Howa0ulXxD0FAJNA.parquet, b/part-0.parquet]"),
+            "[a/run=1/FILE.parquet, b/part-0.parquet]"
+        );
+    }
+
     #[test]
     fn temp_dirs_are_scrubbed() {
         assert_eq!(
