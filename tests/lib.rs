@@ -96,6 +96,11 @@ fn column_type(data_type: &DataType) -> DefaultColumnType {
 }
 
 /// Formats every cell of `batch` for comparison with the `.slt` file.
+///
+/// A multi-line cell (an `EXPLAIN` plan) becomes one row per line, the way DataFusion's own
+/// harness prints plans: each line is numbered `01)`, `02)`, … and its indentation is kept as
+/// `-` characters (the `.slt` format collapses spaces); the other cells of the continuation
+/// rows are empty.
 pub fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, String> {
     let options = FormatOptions::default().with_null("NULL");
     let formatters = batch
@@ -106,22 +111,39 @@ pub fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, String> {
         .map_err(|e| e.to_string())?;
     let mut rows = Vec::with_capacity(batch.num_rows());
     for row in 0..batch.num_rows() {
-        let mut cells = Vec::with_capacity(formatters.len());
+        let mut cells: Vec<Vec<String>> = Vec::with_capacity(formatters.len());
         for (formatter, column) in formatters.iter().zip(batch.columns()) {
             let text = formatter.value(row).to_string();
-            let text = if text.is_empty() && !column.is_null(row) {
-                "(empty)".to_string()
+            if text.is_empty() && !column.is_null(row) {
+                cells.push(vec!["(empty)".to_string()]);
+                continue;
+            }
+            let text = scrub_random_file_names(&scrub_temp_dirs(&text));
+            let lines: Vec<&str> = text.lines().filter(|l| !l.trim().is_empty()).collect();
+            if lines.len() <= 1 {
+                cells.push(vec![text.trim().to_string()]);
             } else {
-                // Multi-line cells (EXPLAIN plans) lose their indentation: the .slt format
-                // cannot keep leading spaces on continuation lines.
-                let text = scrub_random_file_names(&scrub_temp_dirs(&text));
-                text.lines().map(str::trim).collect::<Vec<_>>().join("\n")
-            };
-            cells.push(text);
+                cells.push(lines.iter().enumerate().map(|(i, l)| plan_line(i, l)).collect());
+            }
         }
-        rows.push(cells);
+        let height = cells.iter().map(Vec::len).max().unwrap_or(1);
+        for line in 0..height {
+            rows.push(
+                cells
+                    .iter()
+                    .map(|c| c.get(line).cloned().unwrap_or_default())
+                    .collect(),
+            );
+        }
     }
     Ok(rows)
+}
+
+/// Line `index` of a multi-line cell: `NN)` then the indentation as `-`, then the text.
+fn plan_line(index: usize, line: &str) -> String {
+    let body = line.trim_start();
+    let indent = line.len() - body.len();
+    format!("{:02}){}{}", index + 1, "-".repeat(indent), body.trim_end())
 }
 
 /// Replaces temporary directories (which differ on every run) by `__TEST_DIR__`.
@@ -176,6 +198,12 @@ mod tests {
             super::scrub_random_file_names("[a/run=1/Howa0ulXxD0FAJNA.parquet, b/part-0.parquet]"),
             "[a/run=1/FILE.parquet, b/part-0.parquet]"
         );
+    }
+
+    #[test]
+    fn plan_lines_are_numbered_and_keep_indentation() {
+        assert_eq!(super::plan_line(0, "ProjectionExec: x"), "01)ProjectionExec: x");
+        assert_eq!(super::plan_line(11, "    FilterExec: y  "), "12)----FilterExec: y");
     }
 
     #[test]

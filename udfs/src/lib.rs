@@ -7,7 +7,14 @@
 //!
 //! [`register_all`] is the one entry point the session builder (`hepq-sql`) calls.
 //!
-//! Status: the jagged-array and histogram issues add the functions; the registry is in place.
+//! Modules: [`list`] (jagged-list functions), [`kinematics`] (ΔR, invariant masses, …),
+//! [`hist`] (histogram aggregates and accessors), [`docs`] (the generated SQL reference,
+//! `udfs/docs/sql-functions.md`).
+
+pub mod docs;
+pub mod hist;
+pub mod kinematics;
+pub mod list;
 
 use std::sync::Arc;
 
@@ -17,12 +24,15 @@ use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
 
 /// Every scalar function hepq adds to DataFusion's own.
 pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
-    Vec::new()
+    let mut all = list::functions();
+    all.extend(kinematics::functions());
+    all.extend(hist::scalar_functions());
+    all
 }
 
 /// Every aggregate function hepq adds to DataFusion's own.
 pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
-    Vec::new()
+    hist::aggregate_functions()
 }
 
 /// Registers all of hepq's functions with `registry` (a `SessionState` or `SessionContext`).
