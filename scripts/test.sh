@@ -48,6 +48,8 @@ step "cargo test --workspace"
 cargo test --workspace
 
 step "pytest tests/python"
-HEPQ_BIN="$TARGET_DIR/debug/hepq" "$VENV/bin/python" -m pytest -q tests/python
+cargo build -p hepq-root --examples
+HEPQ_BIN="$TARGET_DIR/debug/hepq" HEPQ_ROOT_DUMP="$TARGET_DIR/debug/examples/root_dump" \
+    "$VENV/bin/python" -m pytest -q tests/python
 
 step "all tests passed"
