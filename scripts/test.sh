@@ -41,11 +41,13 @@ cargo clippy --workspace --all-targets -- -D warnings
 step "dependency directions (scripts/check-deps.py)"
 "$VENV/bin/python" scripts/check-deps.py
 
-step "cargo build -p hepq-server"
-cargo build -p hepq-server
-
+# Always build with --workspace: `-p CRATE` unifies dependency features differently and
+# would compile DataFusion a second time.
 step "cargo test --workspace"
 cargo test --workspace
+
+step "cargo build --workspace --bins (the hepq binary for the Python suite)"
+cargo build --workspace --bins
 
 step "pytest tests/python"
 cargo build -p hepq-root --examples

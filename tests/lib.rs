@@ -123,7 +123,13 @@ pub fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, String> {
             if lines.len() <= 1 {
                 cells.push(vec![text.trim().to_string()]);
             } else {
-                cells.push(lines.iter().enumerate().map(|(i, l)| plan_line(i, l)).collect());
+                cells.push(
+                    lines
+                        .iter()
+                        .enumerate()
+                        .map(|(i, l)| plan_line(i, l))
+                        .collect(),
+                );
             }
         }
         let height = cells.iter().map(Vec::len).max().unwrap_or(1);
@@ -202,8 +208,14 @@ mod tests {
 
     #[test]
     fn plan_lines_are_numbered_and_keep_indentation() {
-        assert_eq!(super::plan_line(0, "ProjectionExec: x"), "01)ProjectionExec: x");
-        assert_eq!(super::plan_line(11, "    FilterExec: y  "), "12)----FilterExec: y");
+        assert_eq!(
+            super::plan_line(0, "ProjectionExec: x"),
+            "01)ProjectionExec: x"
+        );
+        assert_eq!(
+            super::plan_line(11, "    FilterExec: y  "),
+            "12)----FilterExec: y"
+        );
     }
 
     #[test]

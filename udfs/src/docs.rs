@@ -2,7 +2,7 @@
 //!
 //! `udfs/docs/sql-functions.md` is this module's [`render_reference`] output; a unit test fails
 //! when the committed page is stale. Regenerate it with
-//! `HEPQ_UPDATE_DOCS=1 cargo test -p hepq-udfs docs::` and review the diff.
+//! `HEPQ_UPDATE_DOCS=1 cargo test --workspace --lib docs::` and review the diff.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -57,7 +57,7 @@ pub fn render_reference() -> String {
     let mut out = String::new();
     out.push_str(
         "<!-- Generated from the functions' #[user_doc] by udfs/src/docs.rs; do not edit.\n     \
-         Regenerate: HEPQ_UPDATE_DOCS=1 cargo test -p hepq-udfs docs:: -->\n\n",
+         Regenerate: HEPQ_UPDATE_DOCS=1 cargo test --workspace --lib docs:: -->\n\n",
     );
     out.push_str("# hepq SQL functions\n\n");
     out.push_str(
@@ -130,10 +130,18 @@ mod tests {
     #[test]
     fn every_function_is_documented() {
         for udf in all_scalar_functions() {
-            assert!(udf.documentation().is_some(), "{} has no #[user_doc]", udf.name());
+            assert!(
+                udf.documentation().is_some(),
+                "{} has no #[user_doc]",
+                udf.name()
+            );
         }
         for udaf in all_aggregate_functions() {
-            assert!(udaf.documentation().is_some(), "{} has no #[user_doc]", udaf.name());
+            assert!(
+                udaf.documentation().is_some(),
+                "{} has no #[user_doc]",
+                udaf.name()
+            );
         }
     }
 
@@ -148,7 +156,7 @@ mod tests {
         let committed = std::fs::read_to_string(&path).unwrap_or_default();
         assert!(
             committed == rendered,
-            "{} is stale: regenerate with HEPQ_UPDATE_DOCS=1 cargo test -p hepq-udfs docs::",
+            "{} is stale: regenerate with HEPQ_UPDATE_DOCS=1 cargo test --workspace --lib docs::",
             path.display()
         );
     }
