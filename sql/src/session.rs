@@ -155,8 +155,12 @@ impl HepqSession {
         hepq_connectors::register_table_factories(&mut state);
         hepq_udfs::register_all(&mut state)?;
 
+        let ctx = SessionContext::new_with_state(state);
+        for (name, function) in hepq_connectors::table_functions() {
+            ctx.register_udtf(name, function);
+        }
         let mut session = Self {
-            ctx: SessionContext::new_with_state(state),
+            ctx,
             registry,
             warnings: Vec::new(),
         };
@@ -253,6 +257,19 @@ impl HepqSession {
             other => other,
         })?;
         Ok(())
+    }
+
+    /// Describes a ROOT file (`hepq inspect`): its trees and every branch with ROOT type,
+    /// Arrow type or why it is unsupported, entries, baskets, sizes and codec.
+    pub async fn inspect(&self, location: &str) -> Result<String> {
+        use object_store::ObjectStoreExt;
+        let url = datafusion::datasource::listing::ListingTableUrl::parse(location)?;
+        let store = self.ctx.runtime_env().object_store(url.object_store())?;
+        let object = store
+            .head(url.prefix())
+            .await
+            .map_err(|e| Error::Config(format!("cannot open '{location}': {e}")))?;
+        Ok(hepq_connectors::root::inspect::inspect(&store, &object).await?)
     }
 
     /// The format of `location` from its extension, or from the first file inside a folder.

@@ -6,7 +6,9 @@
 //!
 //! Modules:
 //! * [`hive`] — [`hive::HiveTableFactory`], the `CREATE EXTERNAL TABLE` factory that discovers
-//!   and types partition columns (Parquet, CSV, JSON, Arrow).
+//!   and types partition columns (Parquet, CSV, JSON, Arrow, ROOT).
+//! * [`root`] — ROOT TTree files: `STORED AS ROOT`, `read_root(...)` (see its module docs for
+//!   options).
 //!
 //! ```no_run
 //! # async fn example() -> datafusion::common::Result<()> {
@@ -19,6 +21,7 @@
 //! ```
 
 pub mod hive;
+pub mod root;
 
 use std::sync::Arc;
 
@@ -27,12 +30,29 @@ use datafusion::execution::context::SessionState;
 /// The listing formats whose `CREATE EXTERNAL TABLE` goes through [`hive::HiveTableFactory`].
 pub const LISTING_FORMATS: &[&str] = &["PARQUET", "CSV", "JSON", "NDJSON", "ARROW", "AVRO"];
 
-/// Puts hepq's table factories in `state` in place of DataFusion's listing factory.
+/// hepq's own file formats, each created through [`hive::HiveTableFactory`] too.
+pub const HEP_FORMATS: &[&str] = &["ROOT"];
+
+/// Puts hepq's table factories in `state` in place of DataFusion's listing factory, and
+/// registers hepq's own file formats (`STORED AS ROOT`).
 pub fn register_table_factories(state: &mut SessionState) {
+    // Registering a new extension cannot fail; `overwrite` keeps a previous registration.
+    let _ = state.register_file_format(Arc::new(root::RootFormatFactory), true);
     let factories = state.table_factories_mut();
     for format in LISTING_FORMATS {
         if factories.contains_key(*format) {
             factories.insert((*format).to_string(), Arc::new(hive::HiveTableFactory));
         }
     }
+    for format in HEP_FORMATS {
+        factories.insert((*format).to_string(), Arc::new(hive::HiveTableFactory));
+    }
+}
+
+/// hepq's table functions (`read_root`), to register on a `SessionContext`.
+pub fn table_functions() -> Vec<(
+    &'static str,
+    Arc<dyn datafusion::catalog::TableFunctionImpl>,
+)> {
+    vec![("read_root", Arc::new(root::table_function::ReadRoot))]
 }

@@ -260,7 +260,12 @@ pub(crate) mod tests {
         let l4 = lz4_block(&data);
         assert_eq!(decompress(&l4, data.len()).unwrap(), data);
 
-        let zs = frame(b"ZS", 1, &zstd::bulk::compress(&data, 3).unwrap(), data.len());
+        let zs = frame(
+            b"ZS",
+            1,
+            &zstd::bulk::compress(&data, 3).unwrap(),
+            data.len(),
+        );
         assert_eq!(decompress(&zs, data.len()).unwrap(), data);
 
         let mut x = liblzma::write::XzEncoder::new(Vec::new(), 6);
@@ -307,13 +312,23 @@ pub(crate) mod tests {
         // unknown magic
         let mut unk = zl.clone();
         unk[0] = b'Q';
-        assert!(decompress(&unk, data.len()).unwrap_err().0.contains("magic"));
+        assert!(
+            decompress(&unk, data.len())
+                .unwrap_err()
+                .0
+                .contains("magic")
+        );
     }
 
     #[test]
     fn truncation_at_every_offset_is_an_error() {
         let data = sample();
-        let zs = frame(b"ZS", 1, &zstd::bulk::compress(&data, 3).unwrap(), data.len());
+        let zs = frame(
+            b"ZS",
+            1,
+            &zstd::bulk::compress(&data, 3).unwrap(),
+            data.len(),
+        );
         let xz = {
             let mut x = liblzma::write::XzEncoder::new(Vec::new(), 6);
             x.write_all(&data).unwrap();

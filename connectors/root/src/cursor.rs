@@ -40,7 +40,11 @@ macro_rules! be {
 impl<'a> Cursor<'a> {
     /// A cursor at the start of `data`; `origin` is the displacement of `data[0]`.
     pub(crate) fn new(data: &'a [u8], origin: usize) -> Self {
-        Cursor { data, pos: 0, origin }
+        Cursor {
+            data,
+            pos: 0,
+            origin,
+        }
     }
 
     pub(crate) fn pos(&self) -> usize {
@@ -147,7 +151,10 @@ impl<'a> Cursor<'a> {
                 ));
             }
             let version = self.u16()?;
-            Ok(Frame { end: Some(end), version })
+            Ok(Frame {
+                end: Some(end),
+                version,
+            })
         } else {
             self.pos = start;
             let version = self.u16()?;

@@ -115,7 +115,9 @@ pub(crate) fn parse_tree(obj: &[u8], keylen: usize) -> PResult<TreeMeta> {
     let f = c.frame()?;
     let v = f.version;
     if !(16..=20).contains(&v) {
-        return malformed(format!("TTree class version {v} is not supported (16 to 20 are)"));
+        return malformed(format!(
+            "TTree class version {v} is not supported (16 to 20 are)"
+        ));
     }
     c.tnamed()?;
     c.skip_object("TAttLine")?;
@@ -258,7 +260,9 @@ fn read_tbranch(c: &mut Cursor<'_>, refs: &mut Refs, ctx: &mut Ctx, idx: usize) 
     let f = c.frame()?;
     let v = f.version;
     if !(10..=13).contains(&v) {
-        return malformed(format!("TBranch class version {v} is not supported (10 to 13 are)"));
+        return malformed(format!(
+            "TBranch class version {v} is not supported (10 to 13 are)"
+        ));
     }
     let (name, title) = c.tnamed()?;
     c.skip_object("TAttFill")?;
@@ -297,7 +301,9 @@ fn read_tbranch(c: &mut Cursor<'_>, refs: &mut Refs, ctx: &mut Ctx, idx: usize) 
     let embedded = read_baskets(c, refs)?;
     ctx.branches[idx].embedded = embedded;
     if max_baskets > c.remaining() / 20 + 1 {
-        return malformed(format!("fMaxBaskets {max_baskets} cannot fit the branch record"));
+        return malformed(format!(
+            "fMaxBaskets {max_baskets} cannot fit the branch record"
+        ));
     }
     c.skip(1)?;
     let basket_bytes = c.i32_array(max_baskets)?;
@@ -547,7 +553,9 @@ pub(crate) fn entry_offsets(
     let mut c = Cursor::new(table, 0);
     let n = c.count("entry offset count")?;
     if n < nev_buf {
-        return malformed(format!("entry offset table holds {n} offsets for {nev_buf} entries"));
+        return malformed(format!(
+            "entry offset table holds {n} offsets for {nev_buf} entries"
+        ));
     }
     let raw = c.i32_array(nev_buf)?;
     let mut out = Vec::with_capacity(nev_buf + 1);

@@ -55,7 +55,10 @@ impl Streamers {
 
     /// The element at index `id` of class `class`.
     pub(crate) fn element(&self, class: &str, id: i32) -> Option<&Element> {
-        let elems = self.classes.get(class).or_else(|| self.classes.get(&canonical(class)))?;
+        let elems = self
+            .classes
+            .get(class)
+            .or_else(|| self.classes.get(&canonical(class)))?;
         usize::try_from(id).ok().and_then(|i| elems.get(i))
     }
 }
@@ -66,27 +69,24 @@ fn read_streamer_info(c: &mut Cursor<'_>, refs: &mut Refs) -> PResult<(String, V
     let _checksum = c.u32()?;
     let _version = c.i32()?;
     // fElements is written as an object pointer to a TObjArray.
-    let mut read_arr = |class: &str,
-                        c: &mut Cursor<'_>,
-                        refs: &mut Refs,
-                        _key: usize|
-     -> PResult<Vec<Element>> {
-        if class != "TObjArray" {
-            return Ok(Vec::new());
-        }
-        let mut read_el =
-            |_class: &str, c: &mut Cursor<'_>, _: &mut Refs, _: usize| -> PResult<Element> {
-                read_element(c)
-            };
-        let items = read_objarray(c, refs, &mut read_el)?;
-        Ok(items
-            .into_iter()
-            .filter_map(|a| match a {
-                Any::New(e, _) => Some(e),
-                _ => None,
-            })
-            .collect())
-    };
+    let mut read_arr =
+        |class: &str, c: &mut Cursor<'_>, refs: &mut Refs, _key: usize| -> PResult<Vec<Element>> {
+            if class != "TObjArray" {
+                return Ok(Vec::new());
+            }
+            let mut read_el =
+                |_class: &str, c: &mut Cursor<'_>, _: &mut Refs, _: usize| -> PResult<Element> {
+                    read_element(c)
+                };
+            let items = read_objarray(c, refs, &mut read_el)?;
+            Ok(items
+                .into_iter()
+                .filter_map(|a| match a {
+                    Any::New(e, _) => Some(e),
+                    _ => None,
+                })
+                .collect())
+        };
     let elems = match read_any(c, refs, &mut read_arr)? {
         Any::New(e, _) => e,
         _ => Vec::new(),
@@ -155,7 +155,10 @@ mod tests {
 
     #[test]
     fn canonical_names() {
-        assert_eq!(canonical("std::vector<std::vector<float> >"), "vector<vector<float>>");
+        assert_eq!(
+            canonical("std::vector<std::vector<float> >"),
+            "vector<vector<float>>"
+        );
         assert_eq!(canonical("vector<unsigned int>"), "vector<unsigned int>");
         assert_eq!(canonical(" map<int, string> "), "map<int,string>");
     }

@@ -15,7 +15,6 @@ use crate::file::{Key, RootFile};
 use crate::meta::{self, TreeMeta};
 use crate::types::{Plan, Typed, classify};
 
-
 /// Field metadata key holding a column's ROOT type name.
 pub const ROOT_TYPE_KEY: &str = "root.type";
 
@@ -129,10 +128,15 @@ impl Tree {
             .map_err(|e| file.inner.malformed(format!("tree {path:?}"), e))?;
         // Streamers are only needed for members of split classes; a broken streamer record
         // makes those branches unsupported rather than the whole tree unreadable.
-        let needs_streamers = meta.branches.iter().any(|b| {
-            b.element.as_ref().is_some_and(|e| e.id >= 0)
-        });
-        let streamers = if needs_streamers { file.inner.streamers().ok() } else { None };
+        let needs_streamers = meta
+            .branches
+            .iter()
+            .any(|b| b.element.as_ref().is_some_and(|e| e.id >= 0));
+        let streamers = if needs_streamers {
+            file.inner.streamers().ok()
+        } else {
+            None
+        };
         let typed: Vec<Typed> = (0..meta.branches.len())
             .map(|i| classify(&meta, i, streamers.as_deref()))
             .collect();
@@ -164,9 +168,8 @@ impl Tree {
                         b.name.clone()
                     };
                     let dt = plan.data_type();
-                    let field = Field::new(col_name, dt.clone(), false).with_metadata(
-                        [(ROOT_TYPE_KEY.to_string(), t.root_type.clone())].into(),
-                    );
+                    let field = Field::new(col_name, dt.clone(), false)
+                        .with_metadata([(ROOT_TYPE_KEY.to_string(), t.root_type.clone())].into());
                     fields.push(field);
                     columns.push(i);
                     (Some(dt), None, Some(columns.len() - 1))
@@ -251,7 +254,9 @@ impl Tree {
 
     fn counter_of(&self, branch: usize) -> Option<usize> {
         match &self.typed[branch].plan {
-            Ok(Plan::Jagged { counter, header, .. }) if *header != 10 => *counter,
+            Ok(Plan::Jagged {
+                counter, header, ..
+            }) if *header != 10 => *counter,
             _ => None,
         }
     }
@@ -426,7 +431,9 @@ impl Tree {
             };
             builder
                 .push(&l, a as usize, b as usize, counts.as_deref())
-                .map_err(|e| self.branch_error(branch, format!("basket at entry {}: {e}", r.start)))?;
+                .map_err(|e| {
+                    self.branch_error(branch, format!("basket at entry {}: {e}", r.start))
+                })?;
         }
         let rows = builder.rows();
         let arr = builder.finish().map_err(|e| self.branch_error(branch, e))?;
@@ -442,17 +449,59 @@ impl Tree {
         use arrow_array::types::*;
         let a = self.read_column(counter, &entries)?;
         let v: Option<Vec<u32>> = match a.data_type() {
-            DataType::Int32 => a.as_primitive::<Int32Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
+            DataType::Int32 => a
+                .as_primitive::<Int32Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
             DataType::UInt32 => Some(a.as_primitive::<UInt32Type>().values().to_vec()),
-            DataType::Int16 => a.as_primitive::<Int16Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
-            DataType::UInt16 => Some(a.as_primitive::<UInt16Type>().values().iter().map(|&x| x as u32).collect()),
-            DataType::Int8 => a.as_primitive::<Int8Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
-            DataType::UInt8 => Some(a.as_primitive::<UInt8Type>().values().iter().map(|&x| x as u32).collect()),
-            DataType::Int64 => a.as_primitive::<Int64Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
-            DataType::UInt64 => a.as_primitive::<UInt64Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
+            DataType::Int16 => a
+                .as_primitive::<Int16Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
+            DataType::UInt16 => Some(
+                a.as_primitive::<UInt16Type>()
+                    .values()
+                    .iter()
+                    .map(|&x| x as u32)
+                    .collect(),
+            ),
+            DataType::Int8 => a
+                .as_primitive::<Int8Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
+            DataType::UInt8 => Some(
+                a.as_primitive::<UInt8Type>()
+                    .values()
+                    .iter()
+                    .map(|&x| x as u32)
+                    .collect(),
+            ),
+            DataType::Int64 => a
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
+            DataType::UInt64 => a
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
             _ => None,
         };
-        v.ok_or_else(|| self.branch_error(counter, "counter branch holds negative or non-integer values"))
+        v.ok_or_else(|| {
+            self.branch_error(
+                counter,
+                "counter branch holds negative or non-integer values",
+            )
+        })
     }
 
     /// Reads columns (indexes into [`Tree::schema`]) for an entry range into one record batch.
@@ -475,15 +524,22 @@ impl Tree {
                 }
             }
         }
-        let arrays: Vec<Result<ArrayRef>> =
-            branches.par_iter().map(|&b| self.read_column(b, &entries)).collect();
+        let arrays: Vec<Result<ArrayRef>> = branches
+            .par_iter()
+            .map(|&b| self.read_column(b, &entries))
+            .collect();
         let arrays = arrays.into_iter().collect::<Result<Vec<_>>>()?;
-        let schema = Arc::new(self.schema.project(columns).map_err(|source| Error::Arrow {
-            file: self.file.name().to_string(),
-            tree: self.path.clone(),
-            source,
-        })?);
-        let opts = RecordBatchOptions::new().with_row_count(Some((entries.end - entries.start) as usize));
+        let schema = Arc::new(
+            self.schema
+                .project(columns)
+                .map_err(|source| Error::Arrow {
+                    file: self.file.name().to_string(),
+                    tree: self.path.clone(),
+                    source,
+                })?,
+        );
+        let opts =
+            RecordBatchOptions::new().with_row_count(Some((entries.end - entries.start) as usize));
         RecordBatch::try_new_with_options(schema, arrays, &opts).map_err(|source| Error::Arrow {
             file: self.file.name().to_string(),
             tree: self.path.clone(),
@@ -515,7 +571,12 @@ pub(crate) fn load_disk_basket(bytes: &[u8]) -> std::result::Result<Loaded, Malf
         )));
     }
     let offsets = if border != raw.len() {
-        Some(Arc::new(meta::entry_offsets(&raw[border..], h.nev_buf, h.keylen, border)?))
+        Some(Arc::new(meta::entry_offsets(
+            &raw[border..],
+            h.nev_buf,
+            h.keylen,
+            border,
+        )?))
     } else {
         None
     };

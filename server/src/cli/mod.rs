@@ -31,6 +31,15 @@ enum Command {
     Demo(DemoArgs),
     /// Generate demo data: NanoAOD-like LHC events or LEGEND germanium hits, as Parquet.
     Generate(GenerateArgs),
+    /// Show what a ROOT file holds: trees, branches, types, baskets, sizes and codecs.
+    Inspect(InspectArgs),
+}
+
+#[derive(Debug, Args)]
+struct InspectArgs {
+    /// The file: a local path or an s3:// or http(s):// URL.
+    #[arg(value_name = "FILE")]
+    file: String,
 }
 
 /// Engine settings shared by the commands that run queries.
@@ -62,7 +71,7 @@ struct SqlArgs {
     file: Option<PathBuf>,
     /// Register a table before running: NAME=LOCATION or NAME:FORMAT=LOCATION. LOCATION is a
     /// file, folder, glob, s3:// or http(s):// URL; the format comes from the extension unless
-    /// given (parquet, csv, json, arrow). Repeatable.
+    /// given (parquet, csv, json, arrow, root). Repeatable.
     #[arg(long = "register", value_name = "NAME=LOCATION")]
     register: Vec<String>,
     /// How to print results.
@@ -151,6 +160,19 @@ pub fn run(cli: Cli) -> CliResult<()> {
         Command::Demo(args) => {
             let runtime = runtime(None)?;
             runtime.block_on(demo::run(args.warehouse, args.lhc_events, args.legend_hits))
+        }
+        Command::Inspect(args) => {
+            let runtime = runtime(None)?;
+            runtime.block_on(async {
+                let session = open_session(&EngineArgs {
+                    warehouse: None,
+                    threads: None,
+                    memory_limit: None,
+                })
+                .await?;
+                print!("{}", session.inspect(&args.file).await?);
+                Ok(())
+            })
         }
         Command::Generate(args) => {
             let dataset = match args.dataset {
