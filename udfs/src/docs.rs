@@ -44,15 +44,39 @@ pub fn render_reference() -> String {
             });
         }
     }
+    // Functions of one family share one `Documentation` (e.g. the element-wise operators):
+    // they are rendered once, under all their names.
+    let mut groups: Vec<Group<'_>> = Vec::new();
+    for entry in &entries {
+        match groups
+            .iter_mut()
+            .find(|g| std::ptr::eq(g.doc, entry.doc) && g.kind == entry.kind)
+        {
+            Some(group) => {
+                group.names.push(entry.name.clone());
+                group.aliases.extend(entry.aliases.iter().cloned());
+            }
+            None => groups.push(Group {
+                names: vec![entry.name.clone()],
+                aliases: entry.aliases.clone(),
+                kind: entry.kind,
+                doc: entry.doc,
+            }),
+        }
+    }
+    for group in &mut groups {
+        group.names.sort();
+        group.aliases.sort();
+    }
     // Sections in first-seen order of their label, functions sorted by name inside each.
     let mut order: Vec<String> = Vec::new();
-    let mut sections: BTreeMap<String, Vec<&Entry<'_>>> = BTreeMap::new();
-    for entry in &entries {
-        let label = entry.doc.doc_section.label.to_string();
+    let mut sections: BTreeMap<String, Vec<&Group<'_>>> = BTreeMap::new();
+    for group in &groups {
+        let label = group.doc.doc_section.label.to_string();
         if !order.contains(&label) {
             order.push(label.clone());
         }
-        sections.entry(label).or_default().push(entry);
+        sections.entry(label).or_default().push(group);
     }
     let mut out = String::new();
     out.push_str(
@@ -68,21 +92,111 @@ pub fn render_reference() -> String {
         let Some(list) = sections.get_mut(label) else {
             continue;
         };
-        list.sort_by(|a, b| a.name.cmp(&b.name));
+        list.sort_by(|a, b| a.names.cmp(&b.names));
         let _ = writeln!(out, "## {label}\n");
         if let Some(description) = list.first().and_then(|e| e.doc.doc_section.description) {
             let _ = writeln!(out, "{description}\n");
         }
-        for entry in list.iter() {
-            render_entry(&mut out, entry);
+        for group in list.iter() {
+            render_entry(&mut out, group);
         }
     }
+    render_builtins(&mut out);
     out
 }
 
-fn render_entry(out: &mut String, entry: &Entry<'_>) {
+/// DataFusion list functions that hepq relies on and documents alongside its own: name,
+/// syntax, what it is for on event data, and an example on HEP-style lists.
+pub const BUILTINS: &[(&str, &str, &str, &str)] = &[
+    (
+        "array_transform",
+        "array_transform(list, x -> expr)",
+        "Applies a lambda to every element (alias `list_transform`); the lambda may use other \
+         columns of the row.",
+        "SELECT array_transform(Jet_pt, x -> x * 1.1) FROM events",
+    ),
+    (
+        "array_filter",
+        "array_filter(list, x -> predicate)",
+        "Keeps the elements for which the lambda is true (alias `list_filter`); \
+         `list_where(values, mask)` does the same with a mask.",
+        "SELECT list_filter(Jet_pt, x -> x > 30) FROM events",
+    ),
+    (
+        "array_any_match",
+        "any_match(list, x -> predicate)",
+        "Whether any element satisfies the lambda (aliases `any_match`, `list_any_match`); \
+         `list_any(mask)` does the same with a mask.",
+        "SELECT count(*) FROM events WHERE any_match(Muon_pt, x -> x > 25)",
+    ),
+    (
+        "array_sum",
+        "array_sum(list)",
+        "DataFusion's sum: Float64, NULL for an empty list. hepq's `list_sum` (awkward \
+         semantics: 0 for an empty list, Float32 kept) replaces DataFusion's `list_sum` alias.",
+        "SELECT array_sum(Jet_pt) FROM events",
+    ),
+    (
+        "array_max",
+        "array_max(list)",
+        "Largest element (NULL for an empty list); `array_min` the smallest. hepq's `list_max` \
+         and `list_min` give the same values with a dedicated kernel.",
+        "SELECT array_max(Jet_pt) FROM events",
+    ),
+    (
+        "array_element",
+        "array_element(list, i)  or  list[i]",
+        "The i-th element (1-based; negative counts from the end; NULL when out of range), \
+         e.g. the leading jet.",
+        "SELECT Jet_pt[1], Jet_pt[list_argmax(Jet_btag)] FROM events",
+    ),
+    (
+        "array_slice",
+        "array_slice(list, begin, end)  or  list[begin:end]",
+        "Elements `begin..=end` (1-based, inclusive), e.g. the two leading jets.",
+        "SELECT Jet_pt[1:2] FROM events",
+    ),
+    (
+        "arrays_zip",
+        "arrays_zip(list1, list2, …)",
+        "Zips parallel lists into a list of structs (alias `list_zip`), e.g. jets as records.",
+        "SELECT arrays_zip(Jet_pt, Jet_eta) FROM events",
+    ),
+    (
+        "unnest",
+        "unnest(list)",
+        "One row per element (awkward's `ak.flatten`), e.g. to histogram all jets.",
+        "SELECT unnest(Jet_pt) AS pt FROM events",
+    ),
+];
+
+fn render_builtins(out: &mut String) {
+    out.push_str("## DataFusion list functions used with hepq's\n\n");
+    out.push_str(
+        "These are DataFusion's own (see its SQL reference for every option); they work on \
+         hepq's Float32/Int32 jagged columns as they are.\n\n",
+    );
+    for (name, syntax, description, example) in BUILTINS {
+        let _ = writeln!(out, "### `{name}`\n");
+        let _ = writeln!(out, "{description}\n");
+        let _ = writeln!(out, "```sql\n{syntax}\n```\n");
+        let _ = writeln!(out, "**Example**\n\n```sql\n{example}\n```\n");
+        out.push_str("*DataFusion built-in*\n\n");
+    }
+}
+
+/// Functions sharing one documentation.
+struct Group<'a> {
+    names: Vec<String>,
+    aliases: Vec<String>,
+    kind: &'static str,
+    doc: &'a Documentation,
+}
+
+fn render_entry(out: &mut String, entry: &Group<'_>) {
     let doc = entry.doc;
-    let _ = writeln!(out, "### `{}`\n", entry.name);
+    let names: Vec<String> = entry.names.iter().map(|n| format!("`{n}`")).collect();
+    let _ = writeln!(out, "### {}\n", names.join(", "));
     let _ = writeln!(out, "{}\n", doc.description.trim());
     let _ = writeln!(out, "```sql\n{}\n```\n", doc.syntax_example.trim());
     if let Some(arguments) = &doc.arguments {
@@ -141,6 +255,23 @@ mod tests {
                 udaf.documentation().is_some(),
                 "{} has no #[user_doc]",
                 udaf.name()
+            );
+        }
+    }
+
+    #[test]
+    fn documented_builtins_exist() {
+        let mut names: Vec<String> = Vec::new();
+        for udf in datafusion::functions_nested::all_default_nested_functions() {
+            names.push(udf.name().to_string());
+        }
+        for f in datafusion::functions_nested::all_default_higher_order_functions() {
+            names.push(f.name().to_string());
+        }
+        for (name, ..) in BUILTINS {
+            assert!(
+                *name == "unnest" || names.iter().any(|n| n == name),
+                "{name} is not a DataFusion function"
             );
         }
     }

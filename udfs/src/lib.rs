@@ -43,6 +43,8 @@ pub fn register_all(registry: &mut dyn FunctionRegistry) -> Result<()> {
     for udaf in all_aggregate_functions() {
         registry.register_udaf(udaf)?;
     }
+    // Operators on lists (`Jet_pt > 30`) are planned as element-wise functions.
+    list::register_planners(registry)?;
     Ok(())
 }
 
