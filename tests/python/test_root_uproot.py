@@ -105,13 +105,21 @@ def compare_file(binary: Path, path: Path, tmp: Path, results: Counter, wrong: l
         t = uproot.open(path)[tree]
         if info["entries"] != t.num_entries:
             wrong.append(f"{label}: {info['entries']} entries, uproot has {t.num_entries}")
+        # branches by path and occurrence (ROOT allows two branches with the same path)
+        ref_branches: dict = {}
+        for key, br in zip(t.keys(recursive=True), t.values(recursive=True)):
+            ref_branches.setdefault(key, []).append(br)
+        seen: Counter = Counter()
         for b in info["branches"]:
             where = f"{label}:{b['path']}"
+            k = seen[b["path"]]
+            seen[b["path"]] += 1
             if b["group"]:
                 results[(path.name, "group")] += 1
                 continue
             try:
-                ref = t[b["path"]].array(library="ak")
+                candidates = ref_branches.get(b["path"]) or [t[b["path"]]]
+                ref = candidates[min(k, len(candidates) - 1)].array(library="ak")
                 ref_list = ak.to_list(ref)
             except Exception as e:
                 results[(path.name, "ref-error")] += 1
@@ -125,7 +133,7 @@ def compare_file(binary: Path, path: Path, tmp: Path, results: Counter, wrong: l
                 results[(path.name, "wrong")] += 1
                 wrong.append(f"{where}: hepq could not read it: {b['read_error'][:300]}")
                 continue
-            ours = table.column(b["column"]).to_pylist()
+            ours = table.column(b["column_index"]).to_pylist()
             if same(ours, ref_list):
                 results[(path.name, "equal")] += 1
             else:

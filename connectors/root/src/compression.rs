@@ -7,7 +7,7 @@
 //! into several blocks. Each block is decompressed into exactly its declared size, so a
 //! decompression bomb can never produce more than the record's declared length.
 
-use crate::error::{PResult, malformed};
+use crate::error::{Malformed, PResult, malformed};
 
 /// The length of a block header.
 pub const BLOCK_HEADER_LEN: usize = 9;
@@ -68,7 +68,7 @@ fn le24(b: &[u8]) -> usize {
 
 /// Decompresses one record of `compressed` bytes into exactly `expected` bytes. If the two
 /// lengths are equal, the record is stored uncompressed and returned as is.
-pub fn decompress(compressed: &[u8], expected: usize) -> PResult<Vec<u8>> {
+pub fn decompress(compressed: &[u8], expected: usize) -> Result<Vec<u8>, Malformed> {
     if compressed.len() == expected {
         return Ok(compressed.to_vec());
     }
@@ -260,7 +260,12 @@ pub(crate) mod tests {
         let l4 = lz4_block(&data);
         assert_eq!(decompress(&l4, data.len()).unwrap(), data);
 
-        let zs = frame(b"ZS", 1, &zstd::bulk::compress(&data, 3).unwrap(), data.len());
+        let zs = frame(
+            b"ZS",
+            1,
+            &zstd::bulk::compress(&data, 3).unwrap(),
+            data.len(),
+        );
         assert_eq!(decompress(&zs, data.len()).unwrap(), data);
 
         let mut x = liblzma::write::XzEncoder::new(Vec::new(), 6);
@@ -307,13 +312,23 @@ pub(crate) mod tests {
         // unknown magic
         let mut unk = zl.clone();
         unk[0] = b'Q';
-        assert!(decompress(&unk, data.len()).unwrap_err().0.contains("magic"));
+        assert!(
+            decompress(&unk, data.len())
+                .unwrap_err()
+                .0
+                .contains("magic")
+        );
     }
 
     #[test]
     fn truncation_at_every_offset_is_an_error() {
         let data = sample();
-        let zs = frame(b"ZS", 1, &zstd::bulk::compress(&data, 3).unwrap(), data.len());
+        let zs = frame(
+            b"ZS",
+            1,
+            &zstd::bulk::compress(&data, 3).unwrap(),
+            data.len(),
+        );
         let xz = {
             let mut x = liblzma::write::XzEncoder::new(Vec::new(), 6);
             x.write_all(&data).unwrap();

@@ -57,7 +57,11 @@ fn truncated(c: &[u8], bits: u32) -> f32 {
     let mut iv = exp << 23;
     iv |= (man & ((1u64 << (bits + 1)) - 1)) << (23 - bits);
     let v = f32::from_bits(iv as u32);
-    if (1u64 << (bits + 1)) & man != 0 { -v } else { v }
+    if (1u64 << (bits + 1)) & man != 0 {
+        -v
+    } else {
+        v
+    }
 }
 
 impl Values {
@@ -134,18 +138,32 @@ impl Values {
             (Values::F64(v), Elem::Truncated { bits, .. }) => {
                 v.extend(bytes.chunks_exact(3).map(|c| truncated(c, bits) as f64))
             }
-            (Values::F32(v), Elem::Packed { low, high, bits, .. }) => {
+            (
+                Values::F32(v),
+                Elem::Packed {
+                    low, high, bits, ..
+                },
+            ) => {
                 let f = ((high - low) / (1u64 << bits) as f64) as f32;
                 let low = low as f32;
-                v.extend(bytes.chunks_exact(4).map(|c| {
-                    u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f32 * f + low
-                }))
+                v.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f32 * f + low),
+                )
             }
-            (Values::F64(v), Elem::Packed { low, high, bits, .. }) => {
+            (
+                Values::F64(v),
+                Elem::Packed {
+                    low, high, bits, ..
+                },
+            ) => {
                 let f = (high - low) / (1u64 << bits) as f64;
-                v.extend(bytes.chunks_exact(4).map(|c| {
-                    u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f64 * f + low
-                }))
+                v.extend(
+                    bytes
+                        .chunks_exact(4)
+                        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as f64 * f + low),
+                )
             }
             // Values::new chose the vector from the element's Arrow type, so no other pairs occur.
             _ => {}
@@ -232,7 +250,11 @@ fn take<'a>(d: &'a [u8], p: &mut usize, n: usize) -> PResult<&'a [u8]> {
             *p += n;
             Ok(s)
         }
-        None => malformed(format!("{n} bytes needed at {} of a {}-byte entry", *p, d.len())),
+        None => malformed(format!(
+            "{n} bytes needed at {} of a {}-byte entry",
+            *p,
+            d.len()
+        )),
     }
 }
 
@@ -350,19 +372,28 @@ impl Builder {
     }
 
     /// Byte ranges of every entry of the basket.
-    fn entry_ranges(&self, basket: &Loaded, counts: Option<&[u32]>) -> PResult<Vec<(usize, usize)>> {
+    fn entry_ranges(
+        &self,
+        basket: &Loaded,
+        counts: Option<&[u32]>,
+    ) -> PResult<Vec<(usize, usize)>> {
         let d = basket.data.as_slice();
         let n = basket.entries;
         if let Some(o) = &basket.offsets {
             if o.len() != n + 1 {
                 return malformed("entry offset table does not match the entry count");
             }
-            return Ok(o.windows(2).map(|w| (w[0] as usize, w[1] as usize)).collect());
+            return Ok(o
+                .windows(2)
+                .map(|w| (w[0] as usize, w[1] as usize))
+                .collect());
         }
         let mut out = Vec::with_capacity(n);
         let mut p = 0usize;
         match &self.plan {
-            Plan::Jagged { elem, dims, header, .. } if *header != 10 => {
+            Plan::Jagged {
+                elem, dims, header, ..
+            } if *header != 10 => {
                 let Some(counts) = counts else {
                     return malformed("variable-length branch without entry offsets or counter");
                 };
@@ -408,7 +439,9 @@ impl Builder {
     fn push_entry(&mut self, e: &[u8]) -> PResult<()> {
         let mut p = 0usize;
         match &self.plan {
-            Plan::Jagged { elem, dims, header, .. } => {
+            Plan::Jagged {
+                elem, dims, header, ..
+            } => {
                 let item = elem.size() * dims.iter().product::<usize>();
                 if *header == 10 {
                     stl_header(e, &mut p)?;
@@ -420,7 +453,7 @@ impl Builder {
                 } else {
                     take(e, &mut p, *header)?;
                     let body = &e[p..];
-                    if item == 0 || body.len() % item != 0 {
+                    if item == 0 || !body.len().is_multiple_of(item) {
                         return malformed(format!(
                             "entry of {} bytes is not a whole number of {item}-byte items",
                             body.len()
@@ -569,25 +602,46 @@ mod tests {
     #[test]
     fn fixed_and_jagged() {
         let data: Vec<u8> = [1i32, -2, 3].iter().flat_map(|v| v.to_be_bytes()).collect();
-        let plan = Plan::Fixed { elem: Elem::I32, dims: vec![] };
+        let plan = Plan::Fixed {
+            elem: Elem::I32,
+            dims: vec![],
+        };
         let mut b = Builder::new(&plan, 3);
         b.push(&loaded(data.clone(), 3, None), 1, 3, None).unwrap();
         let a = b.finish().unwrap();
         assert_eq!(a.len(), 2);
         assert_eq!(a.data_type(), &plan.data_type());
 
-        let plan = Plan::Jagged { elem: Elem::I32, dims: vec![], header: 0, counter: None };
+        let plan = Plan::Jagged {
+            elem: Elem::I32,
+            dims: vec![],
+            header: 0,
+            counter: None,
+        };
         let mut b = Builder::new(&plan, 3);
-        b.push(&loaded(data.clone(), 3, Some(vec![0, 0, 8, 12])), 0, 3, None).unwrap();
+        b.push(
+            &loaded(data.clone(), 3, Some(vec![0, 0, 8, 12])),
+            0,
+            3,
+            None,
+        )
+        .unwrap();
         let a = b.finish().unwrap();
         let l = a.as_any().downcast_ref::<ListArray>().unwrap();
         assert_eq!(l.value_offsets(), &[0, 0, 2, 3]);
 
         // without offsets, from counter values
         let mut b = Builder::new(&plan, 3);
-        b.push(&loaded(data.clone(), 2, None), 0, 2, Some(&[1, 2])).unwrap();
+        b.push(&loaded(data.clone(), 2, None), 0, 2, Some(&[1, 2]))
+            .unwrap();
         let a = b.finish().unwrap();
-        assert_eq!(a.as_any().downcast_ref::<ListArray>().unwrap().value_offsets(), &[0, 1, 3]);
+        assert_eq!(
+            a.as_any()
+                .downcast_ref::<ListArray>()
+                .unwrap()
+                .value_offsets(),
+            &[0, 1, 3]
+        );
         // counts that overrun
         let mut b = Builder::new(&plan, 3);
         assert!(b.push(&loaded(data, 2, None), 0, 2, Some(&[1, 5])).is_err());
@@ -597,20 +651,31 @@ mod tests {
     fn strings_and_vectors_truncated_everywhere() {
         // vector<string> entry: header, n=2, "ab", "c"
         let body: Vec<u8> = [&2u32.to_be_bytes()[..], &[2, b'a', b'b', 1, b'c']].concat();
-        let mut e = (((body.len() + 2) as u32) | BYTE_COUNT_MASK).to_be_bytes().to_vec();
+        let mut e = (((body.len() + 2) as u32) | BYTE_COUNT_MASK)
+            .to_be_bytes()
+            .to_vec();
         e.extend([0, 6]);
         e.extend(&body);
         let n = e.len() as u32;
         let mut b = Builder::new(&Plan::VecStr, 1);
-        b.push(&loaded(e.clone(), 1, Some(vec![0, n])), 0, 1, None).unwrap();
+        b.push(&loaded(e.clone(), 1, Some(vec![0, n])), 0, 1, None)
+            .unwrap();
         let a = b.finish().unwrap();
         assert_eq!(a.len(), 1);
         for cut in 0..e.len() {
             let mut b = Builder::new(&Plan::VecStr, 1);
-            let r = b.push(&loaded(e[..cut].to_vec(), 1, Some(vec![0, cut as u32])), 0, 1, None);
+            let r = b.push(
+                &loaded(e[..cut].to_vec(), 1, Some(vec![0, cut as u32])),
+                0,
+                1,
+                None,
+            );
             assert!(r.is_err(), "cut {cut}");
             let mut b = Builder::new(&Plan::VecStr, 1);
-            assert!(b.push(&loaded(e[..cut].to_vec(), 1, None), 0, 1, None).is_err());
+            assert!(
+                b.push(&loaded(e[..cut].to_vec(), 1, None), 0, 1, None)
+                    .is_err()
+            );
         }
     }
 

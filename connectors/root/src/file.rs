@@ -144,10 +144,12 @@ impl FileInner {
                 ),
             ));
         }
-        self.reader.read_at(offset, len).map_err(|source| Error::Io {
-            file: self.name.clone(),
-            source,
-        })
+        self.reader
+            .read_at(offset, len)
+            .map_err(|source| Error::Io {
+                file: self.name.clone(),
+                source,
+            })
     }
 
     /// Reads a key header at `offset` (reading at most `hint` bytes).
@@ -327,8 +329,10 @@ impl RootFile {
 
     fn subdirectory(&self, key: &Key) -> Result<Directory> {
         // A directory record sits right after its key, uncompressed.
-        self.inner
-            .directory_at(key.seek_key + key.keylen as u64, &format!("directory {:?}", key.name))
+        self.inner.directory_at(
+            key.seek_key + key.keylen as u64,
+            &format!("directory {:?}", key.name),
+        )
     }
 
     /// Every TTree in every directory (the highest cycle of each), depth first in key order.
@@ -338,9 +342,17 @@ impl RootFile {
         Ok(out)
     }
 
-    fn walk(&self, dir: &Directory, prefix: &str, depth: usize, out: &mut Vec<TreeInfo>) -> Result<()> {
+    fn walk(
+        &self,
+        dir: &Directory,
+        prefix: &str,
+        depth: usize,
+        out: &mut Vec<TreeInfo>,
+    ) -> Result<()> {
         if depth > 64 {
-            return Err(self.inner.malformed(prefix, "directories nested more than 64 deep"));
+            return Err(self
+                .inner
+                .malformed(prefix, "directories nested more than 64 deep"));
         }
         for key in Self::latest(dir) {
             let path = format!("{prefix}{}", key.name);
@@ -363,7 +375,7 @@ impl RootFile {
 
     fn tree_entries(&self, key: &Key, path: &str) -> Result<u64> {
         let obj = self.inner.object(key)?;
-        crate::meta::peek_entries(&obj, key.keylen)
+        crate::meta::peek_entries(&obj, key.keylen, &key.class_name)
             .map_err(|e| self.inner.malformed(format!("tree {path:?}"), e))
     }
 

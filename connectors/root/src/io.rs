@@ -57,7 +57,9 @@ impl ReadAt for FileReader {
             use std::os::windows::fs::FileExt;
             let mut done = 0;
             while done < len {
-                let n = self.file.seek_read(&mut buf[done..], offset + done as u64)?;
+                let n = self
+                    .file
+                    .seek_read(&mut buf[done..], offset + done as u64)?;
                 if n == 0 {
                     return Err(past_end(offset, len, self.size));
                 }

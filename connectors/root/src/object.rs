@@ -15,8 +15,8 @@ const MAP_OFFSET: usize = 2;
 pub(crate) enum Any<T> {
     /// A null pointer.
     Null,
-    /// A new object, read by the callback, and the key under which later references name it.
-    New(T, usize),
+    /// A new object, read by the callback.
+    New(T),
     /// A reference to an object read earlier, by its key.
     Ref(usize),
 }
@@ -84,7 +84,7 @@ pub(crate) fn read_any<T>(
     if let Some(end) = end {
         c.seek(end)?;
     }
-    Ok(Any::New(obj, beg + MAP_OFFSET))
+    Ok(Any::New(obj))
 }
 
 /// Reads a `TObjArray` (framed), calling `read` for each non-null new element.
@@ -145,8 +145,12 @@ mod tests {
     fn new_class_then_class_reference_then_object_reference() {
         let mut buf = Vec::new();
         // object 1: byte count, new class tag, "TFoo\0", payload u32 7
-        let body1: Vec<u8> = [&0xFFFF_FFFFu32.to_be_bytes()[..], b"TFoo\0", &7u32.to_be_bytes()]
-            .concat();
+        let body1: Vec<u8> = [
+            &0xFFFF_FFFFu32.to_be_bytes()[..],
+            b"TFoo\0",
+            &7u32.to_be_bytes(),
+        ]
+        .concat();
         buf.extend(((body1.len() as u32) | BYTE_COUNT_MASK).to_be_bytes());
         buf.extend(&body1);
         // object 2: byte count, class reference to TFoo (displacement 4 + 2), payload 9
@@ -158,19 +162,26 @@ mod tests {
         buf.extend(0u32.to_be_bytes());
         let mut c = Cursor::new(&buf, 0);
         let mut refs = Refs::default();
-        let mut read = |cls: &str, c: &mut Cursor<'_>, _: &mut Refs, _: usize| -> PResult<(String, u32)> {
-            Ok((cls.to_string(), c.u32()?))
-        };
+        let mut read =
+            |cls: &str, c: &mut Cursor<'_>, _: &mut Refs, _: usize| -> PResult<(String, u32)> {
+                Ok((cls.to_string(), c.u32()?))
+            };
         match read_any(&mut c, &mut refs, &mut read).unwrap() {
-            Any::New((cls, v), key) => assert_eq!((cls.as_str(), v, key), ("TFoo", 7, 2)),
+            Any::New((cls, v)) => assert_eq!((cls.as_str(), v), ("TFoo", 7)),
             other => panic!("{other:?}"),
         }
         match read_any(&mut c, &mut refs, &mut read).unwrap() {
-            Any::New((cls, v), _) => assert_eq!((cls.as_str(), v), ("TFoo", 9)),
+            Any::New((cls, v)) => assert_eq!((cls.as_str(), v), ("TFoo", 9)),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(read_any(&mut c, &mut refs, &mut read).unwrap(), Any::Ref(2)));
-        assert!(matches!(read_any(&mut c, &mut refs, &mut read).unwrap(), Any::Null));
+        assert!(matches!(
+            read_any(&mut c, &mut refs, &mut read).unwrap(),
+            Any::Ref(2)
+        ));
+        assert!(matches!(
+            read_any(&mut c, &mut refs, &mut read).unwrap(),
+            Any::Null
+        ));
         // truncated everywhere: errors, no panics
         for cut in 0..buf.len() {
             let mut c = Cursor::new(&buf[..cut], 0);

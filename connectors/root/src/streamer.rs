@@ -10,16 +10,10 @@ use crate::object::{Any, Refs, read_any, read_objarray, read_tlist};
 /// One member (streamer element) of a class.
 #[derive(Debug, Clone)]
 pub(crate) struct Element {
-    /// The member's name.
-    pub(crate) name: String,
     /// The member's comment, e.g. `[0, 1, 12]` for a packed `Double32_t`.
     pub(crate) title: String,
-    /// ROOT's type code (`TStreamerElement::fType`).
-    pub(crate) ftype: i32,
     /// The C++ type name.
     pub(crate) type_name: String,
-    /// The element count of a fixed-size array member (0 if not an array).
-    pub(crate) array_length: i32,
 }
 
 /// The streamers of one file, by class name.
@@ -46,7 +40,7 @@ impl Streamers {
         let items = read_tlist(&mut c, &mut refs, &mut read_info)?;
         let mut classes = HashMap::new();
         for it in items {
-            if let Any::New(Some((name, elems)), _) = it {
+            if let Any::New(Some((name, elems))) = it {
                 classes.entry(name).or_insert(elems);
             }
         }
@@ -55,7 +49,10 @@ impl Streamers {
 
     /// The element at index `id` of class `class`.
     pub(crate) fn element(&self, class: &str, id: i32) -> Option<&Element> {
-        let elems = self.classes.get(class).or_else(|| self.classes.get(&canonical(class)))?;
+        let elems = self
+            .classes
+            .get(class)
+            .or_else(|| self.classes.get(&canonical(class)))?;
         usize::try_from(id).ok().and_then(|i| elems.get(i))
     }
 }
@@ -66,29 +63,26 @@ fn read_streamer_info(c: &mut Cursor<'_>, refs: &mut Refs) -> PResult<(String, V
     let _checksum = c.u32()?;
     let _version = c.i32()?;
     // fElements is written as an object pointer to a TObjArray.
-    let mut read_arr = |class: &str,
-                        c: &mut Cursor<'_>,
-                        refs: &mut Refs,
-                        _key: usize|
-     -> PResult<Vec<Element>> {
-        if class != "TObjArray" {
-            return Ok(Vec::new());
-        }
-        let mut read_el =
-            |_class: &str, c: &mut Cursor<'_>, _: &mut Refs, _: usize| -> PResult<Element> {
-                read_element(c)
-            };
-        let items = read_objarray(c, refs, &mut read_el)?;
-        Ok(items
-            .into_iter()
-            .filter_map(|a| match a {
-                Any::New(e, _) => Some(e),
-                _ => None,
-            })
-            .collect())
-    };
+    let mut read_arr =
+        |class: &str, c: &mut Cursor<'_>, refs: &mut Refs, _key: usize| -> PResult<Vec<Element>> {
+            if class != "TObjArray" {
+                return Ok(Vec::new());
+            }
+            let mut read_el =
+                |_class: &str, c: &mut Cursor<'_>, _: &mut Refs, _: usize| -> PResult<Element> {
+                    read_element(c)
+                };
+            let items = read_objarray(c, refs, &mut read_el)?;
+            Ok(items
+                .into_iter()
+                .filter_map(|a| match a {
+                    Any::New(e) => Some(e),
+                    _ => None,
+                })
+                .collect())
+        };
     let elems = match read_any(c, refs, &mut read_arr)? {
-        Any::New(e, _) => e,
+        Any::New(e) => e,
         _ => Vec::new(),
     };
     if let Some(end) = f.end {
@@ -100,10 +94,10 @@ fn read_streamer_info(c: &mut Cursor<'_>, refs: &mut Refs) -> PResult<(String, V
 fn read_element(c: &mut Cursor<'_>) -> PResult<Element> {
     let outer = c.frame()?;
     let base = c.frame()?;
-    let (name, title) = c.tnamed()?;
-    let mut ftype = c.i32()?;
+    let (_name, title) = c.tnamed()?;
+    let _ftype = c.i32()?;
     let _size = c.i32()?;
-    let array_length = c.i32()?;
+    let _array_length = c.i32()?;
     let _array_dim = c.i32()?;
     if base.version == 1 {
         let n = c.count("fMaxIndex length")?;
@@ -112,22 +106,13 @@ fn read_element(c: &mut Cursor<'_>) -> PResult<Element> {
         c.skip(20)?;
     }
     let type_name = canonical(&c.tstring()?);
-    if ftype == 11 && (type_name == "Bool_t" || type_name == "bool") {
-        ftype = 18;
-    }
     if let Some(end) = base.end {
         c.seek(end)?;
     }
     if let Some(end) = outer.end {
         c.seek(end)?;
     }
-    Ok(Element {
-        name,
-        title,
-        ftype,
-        type_name,
-        array_length,
-    })
+    Ok(Element { title, type_name })
 }
 
 /// Normalises a C++ type name: no `std::`, no spaces around `<`, `>`, `,` and `*`.
@@ -155,7 +140,10 @@ mod tests {
 
     #[test]
     fn canonical_names() {
-        assert_eq!(canonical("std::vector<std::vector<float> >"), "vector<vector<float>>");
+        assert_eq!(
+            canonical("std::vector<std::vector<float> >"),
+            "vector<vector<float>>"
+        );
         assert_eq!(canonical("vector<unsigned int>"), "vector<unsigned int>");
         assert_eq!(canonical(" map<int, string> "), "map<int,string>");
     }

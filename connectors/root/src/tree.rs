@@ -15,7 +15,6 @@ use crate::file::{Key, RootFile};
 use crate::meta::{self, TreeMeta};
 use crate::types::{Plan, Typed, classify};
 
-
 /// Field metadata key holding a column's ROOT type name.
 pub const ROOT_TYPE_KEY: &str = "root.type";
 
@@ -92,7 +91,7 @@ fn basket_refs(b: &meta::BranchMeta) -> Vec<BasketRef> {
     for i in 0..normal {
         let start = b.basket_entry.get(i).copied().unwrap_or(0).max(0) as u64;
         let stop = match b.basket_entry.get(i + 1) {
-            Some(&s) if i + 1 <= normal => s.max(0) as u64,
+            Some(&s) if i < normal => s.max(0) as u64,
             _ => (b.entries - embedded_entries).max(0) as u64,
         };
         let len = b.basket_bytes.get(i).copied().unwrap_or(0).max(0) as usize;
@@ -125,14 +124,19 @@ fn basket_refs(b: &meta::BranchMeta) -> Vec<BasketRef> {
 
 impl Tree {
     pub(crate) fn parse(file: RootFile, path: String, key: &Key, obj: &[u8]) -> Result<Tree> {
-        let meta = meta::parse_tree(obj, key.keylen)
+        let meta = meta::parse_tree(obj, key.keylen, &key.class_name)
             .map_err(|e| file.inner.malformed(format!("tree {path:?}"), e))?;
         // Streamers are only needed for members of split classes; a broken streamer record
         // makes those branches unsupported rather than the whole tree unreadable.
-        let needs_streamers = meta.branches.iter().any(|b| {
-            b.element.as_ref().is_some_and(|e| e.id >= 0)
-        });
-        let streamers = if needs_streamers { file.inner.streamers().ok() } else { None };
+        let needs_streamers = meta
+            .branches
+            .iter()
+            .any(|b| b.element.as_ref().is_some_and(|e| e.id >= 0));
+        let streamers = if needs_streamers {
+            file.inner.streamers().ok()
+        } else {
+            None
+        };
         let typed: Vec<Typed> = (0..meta.branches.len())
             .map(|i| classify(&meta, i, streamers.as_deref()))
             .collect();
@@ -152,21 +156,29 @@ impl Tree {
                 *name_count.entry(b.name.as_str()).or_default() += 1;
             }
         }
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut fields = Vec::new();
         let mut columns = Vec::new();
         let mut infos = Vec::with_capacity(meta.branches.len());
         for (i, (b, t)) in meta.branches.iter().zip(&typed).enumerate() {
             let (data_type, unsupported, column) = match &t.plan {
                 Ok(plan) => {
-                    let col_name = if name_count.get(b.name.as_str()).copied().unwrap_or(0) > 1 {
+                    let mut col_name = if name_count.get(b.name.as_str()).copied().unwrap_or(0) > 1
+                    {
                         paths[i].clone()
                     } else {
                         b.name.clone()
                     };
+                    // the same path twice (ROOT allows it): number the later ones
+                    let mut k = 2;
+                    while taken.contains(&col_name) {
+                        col_name = format!("{};{k}", paths[i]);
+                        k += 1;
+                    }
+                    taken.insert(col_name.clone());
                     let dt = plan.data_type();
-                    let field = Field::new(col_name, dt.clone(), false).with_metadata(
-                        [(ROOT_TYPE_KEY.to_string(), t.root_type.clone())].into(),
-                    );
+                    let field = Field::new(col_name, dt.clone(), false)
+                        .with_metadata([(ROOT_TYPE_KEY.to_string(), t.root_type.clone())].into());
                     fields.push(field);
                     columns.push(i);
                     (Some(dt), None, Some(columns.len() - 1))
@@ -251,7 +263,9 @@ impl Tree {
 
     fn counter_of(&self, branch: usize) -> Option<usize> {
         match &self.typed[branch].plan {
-            Ok(Plan::Jagged { counter, header, .. }) if *header != 10 => *counter,
+            Ok(Plan::Jagged {
+                counter, header, ..
+            }) if *header != 10 => *counter,
             _ => None,
         }
     }
@@ -426,7 +440,9 @@ impl Tree {
             };
             builder
                 .push(&l, a as usize, b as usize, counts.as_deref())
-                .map_err(|e| self.branch_error(branch, format!("basket at entry {}: {e}", r.start)))?;
+                .map_err(|e| {
+                    self.branch_error(branch, format!("basket at entry {}: {e}", r.start))
+                })?;
         }
         let rows = builder.rows();
         let arr = builder.finish().map_err(|e| self.branch_error(branch, e))?;
@@ -442,17 +458,59 @@ impl Tree {
         use arrow_array::types::*;
         let a = self.read_column(counter, &entries)?;
         let v: Option<Vec<u32>> = match a.data_type() {
-            DataType::Int32 => a.as_primitive::<Int32Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
+            DataType::Int32 => a
+                .as_primitive::<Int32Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
             DataType::UInt32 => Some(a.as_primitive::<UInt32Type>().values().to_vec()),
-            DataType::Int16 => a.as_primitive::<Int16Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
-            DataType::UInt16 => Some(a.as_primitive::<UInt16Type>().values().iter().map(|&x| x as u32).collect()),
-            DataType::Int8 => a.as_primitive::<Int8Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
-            DataType::UInt8 => Some(a.as_primitive::<UInt8Type>().values().iter().map(|&x| x as u32).collect()),
-            DataType::Int64 => a.as_primitive::<Int64Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
-            DataType::UInt64 => a.as_primitive::<UInt64Type>().values().iter().map(|&x| u32::try_from(x).ok()).collect(),
+            DataType::Int16 => a
+                .as_primitive::<Int16Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
+            DataType::UInt16 => Some(
+                a.as_primitive::<UInt16Type>()
+                    .values()
+                    .iter()
+                    .map(|&x| x as u32)
+                    .collect(),
+            ),
+            DataType::Int8 => a
+                .as_primitive::<Int8Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
+            DataType::UInt8 => Some(
+                a.as_primitive::<UInt8Type>()
+                    .values()
+                    .iter()
+                    .map(|&x| x as u32)
+                    .collect(),
+            ),
+            DataType::Int64 => a
+                .as_primitive::<Int64Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
+            DataType::UInt64 => a
+                .as_primitive::<UInt64Type>()
+                .values()
+                .iter()
+                .map(|&x| u32::try_from(x).ok())
+                .collect(),
             _ => None,
         };
-        v.ok_or_else(|| self.branch_error(counter, "counter branch holds negative or non-integer values"))
+        v.ok_or_else(|| {
+            self.branch_error(
+                counter,
+                "counter branch holds negative or non-integer values",
+            )
+        })
     }
 
     /// Reads columns (indexes into [`Tree::schema`]) for an entry range into one record batch.
@@ -475,15 +533,22 @@ impl Tree {
                 }
             }
         }
-        let arrays: Vec<Result<ArrayRef>> =
-            branches.par_iter().map(|&b| self.read_column(b, &entries)).collect();
+        let arrays: Vec<Result<ArrayRef>> = branches
+            .par_iter()
+            .map(|&b| self.read_column(b, &entries))
+            .collect();
         let arrays = arrays.into_iter().collect::<Result<Vec<_>>>()?;
-        let schema = Arc::new(self.schema.project(columns).map_err(|source| Error::Arrow {
-            file: self.file.name().to_string(),
-            tree: self.path.clone(),
-            source,
-        })?);
-        let opts = RecordBatchOptions::new().with_row_count(Some((entries.end - entries.start) as usize));
+        let schema = Arc::new(
+            self.schema
+                .project(columns)
+                .map_err(|source| Error::Arrow {
+                    file: self.file.name().to_string(),
+                    tree: self.path.clone(),
+                    source,
+                })?,
+        );
+        let opts =
+            RecordBatchOptions::new().with_row_count(Some((entries.end - entries.start) as usize));
         RecordBatch::try_new_with_options(schema, arrays, &opts).map_err(|source| Error::Arrow {
             file: self.file.name().to_string(),
             tree: self.path.clone(),
@@ -515,7 +580,12 @@ pub(crate) fn load_disk_basket(bytes: &[u8]) -> std::result::Result<Loaded, Malf
         )));
     }
     let offsets = if border != raw.len() {
-        Some(Arc::new(meta::entry_offsets(&raw[border..], h.nev_buf, h.keylen, border)?))
+        Some(Arc::new(meta::entry_offsets(
+            &raw[border..],
+            h.nev_buf,
+            h.keylen,
+            border,
+        )?))
     } else {
         None
     };

@@ -25,9 +25,17 @@ pub(crate) enum Elem {
     /// `Double32_t` stored as a float (no range given).
     F32AsF64,
     /// `Float16_t`/`Double32_t` packed into an integer over a range: low + raw × (high-low)/2^bits.
-    Packed { low: f64, high: f64, bits: u32, wide: bool },
+    Packed {
+        low: f64,
+        high: f64,
+        bits: u32,
+        wide: bool,
+    },
     /// `Float16_t`/`Double32_t` truncated to an exponent byte and `bits` mantissa bits.
-    Truncated { bits: u32, wide: bool },
+    Truncated {
+        bits: u32,
+        wide: bool,
+    },
 }
 
 impl Elem {
@@ -112,7 +120,9 @@ pub(crate) enum Plan {
     /// `std::vector<std::vector<T>>` with a 10-byte header.
     VecVec { elem: Elem },
     /// A leaf-list branch (`a/I:b/F:c[3]/D`): one struct per entry.
-    LeafList { fields: Vec<(String, Elem, Vec<usize>)> },
+    LeafList {
+        fields: Vec<(String, Elem, Vec<usize>)>,
+    },
 }
 
 /// Wraps a value type in one fixed-size list per dimension (innermost last).
@@ -270,7 +280,9 @@ fn atom(t: &[char], p: &mut usize) -> Option<f64> {
         return Some(v);
     }
     let start = *p;
-    while *p < t.len() && (t[*p].is_ascii_alphanumeric() || t[*p] == '.' || t[*p] == '_' || t[*p] == ':') {
+    while *p < t.len()
+        && (t[*p].is_ascii_alphanumeric() || t[*p] == '.' || t[*p] == '_' || t[*p] == ':')
+    {
         // allow exponents like 1e-3
         if (t[*p] == 'e' || t[*p] == 'E')
             && *p + 1 < t.len()
@@ -319,7 +331,12 @@ pub(crate) fn float16_double32(title: &str, wide: bool) -> Elem {
             if low == 0.0 && high == 0.0 {
                 Elem::Truncated { bits, wide }
             } else {
-                Elem::Packed { low, high, bits, wide }
+                Elem::Packed {
+                    low,
+                    high,
+                    bits,
+                    wide,
+                }
             }
         }
     }
@@ -335,7 +352,9 @@ fn title_dims(leaf: &LeafMeta) -> Vec<usize> {
         if !name_part.contains(']') {
             let mut rest = &t[first..];
             while let Some(stripped) = rest.strip_prefix('[') {
-                let Some(close) = stripped.find(']') else { break };
+                let Some(close) = stripped.find(']') else {
+                    break;
+                };
                 let inner = &stripped[..close];
                 if let Ok(n) = inner.parse::<usize>()
                     && n > 0
@@ -382,8 +401,14 @@ fn parse_cpp(name: &str) -> Cpp {
         "long" | "Long_t" | "long long" | "Long64_t" | "int64_t" | "long int" | "long long int" => {
             Elem::I64
         }
-        "unsigned long" | "ULong_t" | "unsigned long long" | "ULong64_t" | "uint64_t"
-        | "size_t" | "unsigned long int" | "unsigned long long int" => Elem::U64,
+        "unsigned long"
+        | "ULong_t"
+        | "unsigned long long"
+        | "ULong64_t"
+        | "uint64_t"
+        | "size_t"
+        | "unsigned long int"
+        | "unsigned long long int" => Elem::U64,
         "float" | "Float_t" => Elem::F32,
         "double" | "Double_t" => Elem::F64,
         "string" | "TString" => return Cpp::Str,
@@ -427,6 +452,18 @@ fn leaf_type_name(leaf: &LeafMeta, elem: Elem) -> String {
 
 /// Chooses the plan for branch `i` of `tree`.
 pub(crate) fn classify(tree: &TreeMeta, i: usize, streamers: Option<&Streamers>) -> Typed {
+    let mut t = classify_branch(tree, i, streamers);
+    let b = &tree.branches[i];
+    if !t.group && t.plan.is_ok() && b.entries != tree.entries {
+        t.plan = Err(format!(
+            "the branch holds {} entries but the tree has {}",
+            b.entries, tree.entries
+        ));
+    }
+    t
+}
+
+fn classify_branch(tree: &TreeMeta, i: usize, streamers: Option<&Streamers>) -> Typed {
     let b = &tree.branches[i];
     let el = b.element.as_ref();
     if !b.children.is_empty() {
@@ -436,7 +473,10 @@ pub(crate) fn classify(tree: &TreeMeta, i: usize, streamers: Option<&Streamers>)
         {
             return Typed {
                 root_type: "TClonesArray".into(),
-                plan: Ok(Plan::Fixed { elem: Elem::I32, dims: vec![] }),
+                plan: Ok(Plan::Fixed {
+                    elem: Elem::I32,
+                    dims: vec![],
+                }),
                 group: false,
             };
         }
@@ -450,11 +490,17 @@ pub(crate) fn classify(tree: &TreeMeta, i: usize, streamers: Option<&Streamers>)
     if let Some(cls) = &b.object_class {
         return Typed {
             root_type: cls.clone(),
-            plan: Err(format!("object of class {cls} (TBranchObject) is not decoded")),
+            plan: Err(format!(
+                "object of class {cls} (TBranchObject) is not decoded"
+            )),
             group: false,
         };
     }
-    let leaves: Vec<&LeafMeta> = b.leaves.iter().filter_map(|&l| tree.leaves.get(l)).collect();
+    let leaves: Vec<&LeafMeta> = b
+        .leaves
+        .iter()
+        .filter_map(|&l| tree.leaves.get(l))
+        .collect();
     match leaves.as_slice() {
         [] => Typed {
             root_type: String::new(),
@@ -469,7 +515,10 @@ pub(crate) fn classify(tree: &TreeMeta, i: usize, streamers: Option<&Streamers>)
                 let Some(e) = leaf_class_elem(l) else {
                     return Typed {
                         root_type: "leaf-list".into(),
-                        plan: Err(format!("leaf-list member {} of class {} is not numeric", l.name, l.class)),
+                        plan: Err(format!(
+                            "leaf-list member {} of class {} is not numeric",
+                            l.name, l.class
+                        )),
                         group: false,
                     };
                 };
@@ -572,14 +621,32 @@ fn classify_one(
         let dims = title_dims(leaf);
         let root_type = leaf_type_name(leaf, elem);
         let in_collection = el.is_some_and(|e| e.ftype == 31 || e.ftype == 41);
+        if in_collection && leaf.ftype % 20 == 15 {
+            return Typed {
+                root_type: leaf_type_name(leaf, elem),
+                plan: Err(
+                    "TObject::fBits in a collection (items carry optional process ids)".into(),
+                ),
+                group: false,
+            };
+        }
         let jagged = leaf.leaf_count.is_some() || header == 1 || in_collection;
         let counter = counter.or_else(|| el.and_then(|e| e.branch_count));
         let plan = if jagged {
-            Plan::Jagged { elem, dims, header, counter }
+            Plan::Jagged {
+                elem,
+                dims,
+                header,
+                counter,
+            }
         } else {
             Plan::Fixed { elem, dims }
         };
-        return Typed { root_type, plan: Ok(plan), group: false };
+        return Typed {
+            root_type,
+            plan: Ok(plan),
+            group: false,
+        };
     }
     if el.is_some_and(|e| e.streamer_type == 65) {
         return Typed {
@@ -618,7 +685,9 @@ fn classify_one(
     if e.ftype == 31 || e.ftype == 41 {
         return Typed {
             root_type: type_name.clone(),
-            plan: Err(format!("{type_name} inside a split collection is not decoded yet")),
+            plan: Err(format!(
+                "{type_name} inside a split collection is not decoded yet"
+            )),
             group: false,
         };
     }

@@ -10,12 +10,17 @@ use arrow_array::Array;
 use hepq_root::{Error, FileReader, MemReader, RootFile};
 
 fn testdata(rel: &str) -> Option<PathBuf> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata").join(rel);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/testdata")
+        .join(rel);
     if p.exists() {
         return Some(p);
     }
     if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-        panic!("test data {} is missing (CI=true makes this a failure)", p.display());
+        panic!(
+            "test data {} is missing (CI=true makes this a failure)",
+            p.display()
+        );
     }
     eprintln!("skipping: {} not found", p.display());
     None
@@ -50,7 +55,11 @@ fn hzz_every_codec_reads_the_same() {
         assert_eq!(trees[0].path, "events");
         let t = f.tree("events").unwrap();
         assert_eq!(t.entries(), 2421);
-        assert!(t.branches().iter().all(|b| b.unsupported.is_none()), "{:?}", t.branches());
+        assert!(
+            t.branches().iter().all(|b| b.unsupported.is_none()),
+            "{:?}",
+            t.branches()
+        );
         let cols: Vec<usize> = (0..t.schema().fields().len()).collect();
         batches.push(t.read(&cols, 0..t.entries()).unwrap());
     }
@@ -107,10 +116,20 @@ fn unsupported_branches_are_listed_and_refused() {
         return;
     };
     let t = f.tree("tree").unwrap();
-    let map = t.branches().iter().find(|b| b.name == "map_int32_int16").unwrap();
+    let map = t
+        .branches()
+        .iter()
+        .find(|b| b.name == "map_int32_int16")
+        .unwrap();
     assert!(map.unsupported.is_some() && map.column.is_none());
-    let e = t.read_branch("map_int32_int16", 0..1).unwrap_err().to_string();
-    assert!(e.contains("map_int32_int16") && e.contains("tree") && e.contains("stl_containers"), "{e}");
+    let e = t
+        .read_branch("map_int32_int16", 0..1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("map_int32_int16") && e.contains("tree") && e.contains("stl_containers"),
+        "{e}"
+    );
     assert!(e.contains("map<int,short>"), "{e}");
 }
 
@@ -154,7 +173,9 @@ fn truncated_files_give_errors() {
 
 #[test]
 fn corrupted_bytes_give_errors() {
-    let Some(p) = testdata("scikit-hep-testdata/uproot-HZZ-zlib.root") else { return };
+    let Some(p) = testdata("scikit-hep-testdata/uproot-HZZ-zlib.root") else {
+        return;
+    };
     let data = std::fs::read(p).unwrap();
     let step = (data.len() / 300).max(1);
     for pos in (0..data.len()).step_by(step) {
@@ -168,7 +189,9 @@ fn corrupted_bytes_give_errors() {
 
 #[test]
 fn every_testdata_tree_opens() {
-    let Some(dir) = testdata("scikit-hep-testdata") else { return };
+    let Some(dir) = testdata("scikit-hep-testdata") else {
+        return;
+    };
     let mut opened = 0;
     let mut failed = Vec::new();
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -200,6 +223,10 @@ fn every_testdata_tree_opens() {
         opened += n;
         failed.extend(errs);
     }
-    assert!(failed.is_empty(), "{} trees failed to open: {failed:#?}", failed.len());
+    assert!(
+        failed.is_empty(),
+        "{} trees failed to open: {failed:#?}",
+        failed.len()
+    );
     assert!(opened > 300, "only {opened} trees opened");
 }
