@@ -49,6 +49,17 @@ def _chunk(rng: np.random.Generator, n: int, start: int) -> dict:
     }
 
 
+def _types(chunk: dict) -> dict:
+    """TTree branch types for `mktree` (uproot writes RNTuples for plain assignment)."""
+    out = {}
+    for k, v in chunk.items():
+        if isinstance(v, ak.Array):
+            out[k] = "var * " + str(ak.type(v).content.content)
+        else:
+            out[k] = np.dtype((v.dtype, v.shape[1:]))
+    return out
+
+
 def generate(out_dir: Path) -> list[Path]:
     """Writes the fixture files and returns their paths."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -59,23 +70,27 @@ def generate(out_dir: Path) -> list[Path]:
         with uproot.recreate(path, compression=codec()) as f:
             # many small baskets: each extend is one basket per branch
             first = _chunk(rng, 17, 0)
-            f["Events"] = first
+            tree = f.mktree("Events", _types(first))
+            tree.extend(first)
             start = 17
             for size in (1, 5, 40, 3, 100, 2):
-                f["Events"].extend(_chunk(rng, size, start))
+                tree.extend(_chunk(rng, size, start))
                 start += size
             # one entry, and an empty tree with branches but no entries
-            f["one"] = {"x": np.array([42], dtype=np.int32), "y": np.array([1.5])}
+            one = f.mktree("one", {"x": np.int32, "y": np.float64})
+            one.extend({"x": np.array([42], dtype=np.int32), "y": np.array([1.5])})
             f.mktree("empty", {"a": np.int32, "b": np.float64})
-            f["dir/sub/nested"] = {"z": np.arange(10, dtype=np.int16)}
+            nested = f.mktree("dir/sub/nested", {"z": np.int16})
+            nested.extend({"z": np.arange(10, dtype=np.int16)})
         files.append(path)
     # A larger file whose baskets are big (several hundred kB uncompressed).
     path = out_dir / "gen-big-baskets.root"
     with uproot.recreate(path, compression=uproot.ZSTD(1)) as f:
         n = 200_000
-        f["Events"] = {
+        data = {
             "x": np.arange(n, dtype=np.float64),
             "v": ak.unflatten(np.arange(3 * n, dtype=np.float32), np.full(n, 3)),
         }
+        f.mktree("Events", _types(data)).extend(data)
     files.append(path)
     return files

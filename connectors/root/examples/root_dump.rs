@@ -50,10 +50,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut fields: Vec<Field> = Vec::new();
     let mut arrays: Vec<ArrayRef> = Vec::new();
     let mut errors = std::collections::HashMap::new();
+    // schema column -> column in the written file
+    let mut written = std::collections::HashMap::new();
     if out.is_some() {
         for (i, f) in schema.fields().iter().enumerate() {
             match tree.read(&[i], 0..tree.entries()) {
                 Ok(b) => {
+                    written.insert(i, fields.len());
                     fields.push(f.as_ref().clone());
                     arrays.push(b.column(0).clone());
                 }
@@ -71,6 +74,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
                 "name": b.name,
                 "path": b.path,
                 "column": b.column.map(|c| schema.field(c).name().clone()),
+                "column_index": b.column.and_then(|c| written.get(&c).copied()),
                 "root_type": b.root_type,
                 "arrow_type": b.data_type.as_ref().map(|d| d.to_string()),
                 "unsupported": b.unsupported,

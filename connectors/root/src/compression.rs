@@ -7,7 +7,7 @@
 //! into several blocks. Each block is decompressed into exactly its declared size, so a
 //! decompression bomb can never produce more than the record's declared length.
 
-use crate::error::{PResult, malformed};
+use crate::error::{Malformed, PResult, malformed};
 
 /// The length of a block header.
 pub const BLOCK_HEADER_LEN: usize = 9;
@@ -68,7 +68,7 @@ fn le24(b: &[u8]) -> usize {
 
 /// Decompresses one record of `compressed` bytes into exactly `expected` bytes. If the two
 /// lengths are equal, the record is stored uncompressed and returned as is.
-pub fn decompress(compressed: &[u8], expected: usize) -> PResult<Vec<u8>> {
+pub fn decompress(compressed: &[u8], expected: usize) -> Result<Vec<u8>, Malformed> {
     if compressed.len() == expected {
         return Ok(compressed.to_vec());
     }

@@ -140,6 +140,10 @@ impl<'a> Cursor<'a> {
     /// Reads an object's byte count (if present) and version.
     pub(crate) fn frame(&mut self) -> PResult<Frame> {
         let start = self.pos;
+        if self.remaining() < 4 {
+            let version = self.u16()?;
+            return Ok(Frame { end: None, version });
+        }
         let word = self.u32()?;
         if word & BYTE_COUNT_MASK != 0 {
             let n = (word & !BYTE_COUNT_MASK) as usize;
@@ -160,20 +164,6 @@ impl<'a> Cursor<'a> {
             let version = self.u16()?;
             Ok(Frame { end: None, version })
         }
-    }
-
-    /// Moves to the end of a framed object; an object without a byte count cannot be skipped.
-    pub(crate) fn skip_frame_end(&mut self, frame: Frame, what: &str) -> PResult<()> {
-        match frame.end {
-            Some(end) => self.seek(end),
-            None => malformed(format!("{what} has no byte count and cannot be skipped")),
-        }
-    }
-
-    /// Skips a whole framed object (byte count required).
-    pub(crate) fn skip_object(&mut self, what: &str) -> PResult<()> {
-        let f = self.frame()?;
-        self.skip_frame_end(f, what)
     }
 
     /// Reads a `TObject` base: version, unique id, bits, and the process id if referenced.
@@ -204,7 +194,7 @@ impl<'a> Cursor<'a> {
 
     /// A big-endian array of `n` `i32`s.
     pub(crate) fn i32_array(&mut self, n: usize) -> PResult<Vec<i32>> {
-        let b = self.take(n.checked_mul(4).unwrap_or(usize::MAX))?;
+        let b = self.take(n.saturating_mul(4))?;
         Ok(b.chunks_exact(4)
             .map(|c| i32::from_be_bytes([c[0], c[1], c[2], c[3]]))
             .collect())
@@ -212,7 +202,7 @@ impl<'a> Cursor<'a> {
 
     /// A big-endian array of `n` `i64`s.
     pub(crate) fn i64_array(&mut self, n: usize) -> PResult<Vec<i64>> {
-        let b = self.take(n.checked_mul(8).unwrap_or(usize::MAX))?;
+        let b = self.take(n.saturating_mul(8))?;
         Ok(b.chunks_exact(8)
             .map(|c| i64::from_be_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]))
             .collect())
@@ -253,7 +243,7 @@ mod tests {
         let f = c.frame().unwrap();
         assert_eq!(f.version, 3);
         assert_eq!(f.end, Some(10));
-        c.skip_frame_end(f, "x").unwrap();
+        c.seek(f.end.unwrap()).unwrap();
         assert_eq!(c.u8().unwrap(), 9);
         // a byte count past the end is an error
         let bad = [0x40, 0, 0, 60, 0, 3];

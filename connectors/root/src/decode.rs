@@ -453,7 +453,7 @@ impl Builder {
                 } else {
                     take(e, &mut p, *header)?;
                     let body = &e[p..];
-                    if item == 0 || body.len() % item != 0 {
+                    if item == 0 || !body.len().is_multiple_of(item) {
                         return malformed(format!(
                             "entry of {} bytes is not a whole number of {item}-byte items",
                             body.len()

@@ -92,10 +92,12 @@ pub enum Error {
     },
 }
 
-/// A context-free parse failure inside a buffer; callers wrap it into an [`Error`] that names the
-/// file, tree and branch.
+/// A context-free description of malformed bytes (from [`crate::compression::decompress`] and the
+/// internal parsers); the crate wraps it into an [`Error`] that names the file, tree and branch.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Malformed(pub(crate) String);
+pub struct Malformed(pub String);
+
+impl std::error::Error for Malformed {}
 
 impl std::fmt::Display for Malformed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

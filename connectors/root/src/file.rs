@@ -375,7 +375,7 @@ impl RootFile {
 
     fn tree_entries(&self, key: &Key, path: &str) -> Result<u64> {
         let obj = self.inner.object(key)?;
-        crate::meta::peek_entries(&obj, key.keylen)
+        crate::meta::peek_entries(&obj, key.keylen, &key.class_name)
             .map_err(|e| self.inner.malformed(format!("tree {path:?}"), e))
     }
 

@@ -26,8 +26,6 @@ pub(crate) struct LeafMeta {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct ElementMeta {
     pub(crate) class_name: String,
-    pub(crate) parent_name: String,
-    pub(crate) clones_name: String,
     pub(crate) id: i32,
     pub(crate) ftype: i32,
     pub(crate) streamer_type: i32,
@@ -46,7 +44,6 @@ pub(crate) struct EmbeddedBasket {
 /// A branch of any class.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct BranchMeta {
-    pub(crate) class: String,
     pub(crate) name: String,
     pub(crate) title: String,
     pub(crate) parent: Option<usize>,
@@ -71,12 +68,8 @@ pub(crate) struct BranchMeta {
 #[derive(Debug, Clone, Default)]
 pub(crate) struct TreeMeta {
     pub(crate) entries: i64,
-    pub(crate) auto_flush: i64,
-    pub(crate) cluster_range_end: Vec<i64>,
-    pub(crate) cluster_size: Vec<i64>,
     /// All branches, depth first in file order; top-level ones have no parent.
     pub(crate) branches: Vec<BranchMeta>,
-    pub(crate) top: Vec<usize>,
     pub(crate) leaves: Vec<LeafMeta>,
 }
 
@@ -95,13 +88,14 @@ struct Ctx {
 }
 
 /// Reads just the entry count of a TTree record.
-pub(crate) fn peek_entries(obj: &[u8], keylen: usize) -> PResult<u64> {
+pub(crate) fn peek_entries(obj: &[u8], keylen: usize, class: &str) -> PResult<u64> {
     let mut c = Cursor::new(obj, keylen);
+    skip_ntuple_frame(&mut c, class)?;
     let _f = c.frame()?;
     c.tnamed()?;
-    c.skip_object("TAttLine")?;
-    c.skip_object("TAttFill")?;
-    c.skip_object("TAttMarker")?;
+    skip_att(&mut c, 6)?;
+    skip_att(&mut c, 4)?;
+    skip_att(&mut c, 8)?;
     let n = c.i64()?;
     if n < 0 {
         return malformed(format!("negative entry count {n}"));
@@ -109,9 +103,18 @@ pub(crate) fn peek_entries(obj: &[u8], keylen: usize) -> PResult<u64> {
     Ok(n as u64)
 }
 
+/// `TNtuple` and `TNtupleD` records wrap a TTree in their own frame.
+fn skip_ntuple_frame(c: &mut Cursor<'_>, class: &str) -> PResult<()> {
+    if class == "TNtuple" || class == "TNtupleD" {
+        c.frame()?;
+    }
+    Ok(())
+}
+
 /// Parses a TTree record.
-pub(crate) fn parse_tree(obj: &[u8], keylen: usize) -> PResult<TreeMeta> {
+pub(crate) fn parse_tree(obj: &[u8], keylen: usize, class: &str) -> PResult<TreeMeta> {
     let mut c = Cursor::new(obj, keylen);
+    skip_ntuple_frame(&mut c, class)?;
     let f = c.frame()?;
     let v = f.version;
     if !(16..=20).contains(&v) {
@@ -120,9 +123,9 @@ pub(crate) fn parse_tree(obj: &[u8], keylen: usize) -> PResult<TreeMeta> {
         ));
     }
     c.tnamed()?;
-    c.skip_object("TAttLine")?;
-    c.skip_object("TAttFill")?;
-    c.skip_object("TAttMarker")?;
+    skip_att(&mut c, 6)?;
+    skip_att(&mut c, 4)?;
+    skip_att(&mut c, 8)?;
     let entries = c.i64()?;
     let _tot = c.i64()?;
     let _zip = c.i64()?;
@@ -145,38 +148,42 @@ pub(crate) fn parse_tree(obj: &[u8], keylen: usize) -> PResult<TreeMeta> {
     let _max_loop = c.i64()?;
     let _max_virtual = c.i64()?;
     let _auto_save = c.i64()?;
-    let mut auto_flush = 0;
     if v >= 18 {
-        auto_flush = c.i64()?;
+        let _auto_flush = c.i64()?;
     }
     let _estimate = c.i64()?;
-    let mut cluster_range_end = Vec::new();
-    let mut cluster_size = Vec::new();
     if v >= 19 {
+        // fClusterRangeEnd and fClusterSize; cluster boundaries are taken from the baskets.
         c.skip(1)?;
-        cluster_range_end = c.i64_array(n_cluster)?;
+        c.i64_array(n_cluster)?;
         c.skip(1)?;
-        cluster_size = c.i64_array(n_cluster)?;
+        c.i64_array(n_cluster)?;
     }
     if v >= 20 {
         skip_iofeatures(&mut c)?;
     }
     let mut refs = Refs::default();
     let mut ctx = Ctx::default();
-    let top = read_branch_array(&mut c, &mut refs, &mut ctx, None)?;
+    read_branch_array(&mut c, &mut refs, &mut ctx, None)?;
     // fLeaves, fAliases and the rest are not needed.
     if entries < 0 {
         return malformed(format!("negative entry count {entries}"));
     }
     Ok(TreeMeta {
         entries,
-        auto_flush,
-        cluster_range_end,
-        cluster_size,
         branches: ctx.branches,
-        top,
         leaves: ctx.leaves,
     })
+}
+
+/// Skips a `TAttLine`/`TAttFill`/`TAttMarker` base: by its byte count, or by its known size
+/// (`members` bytes after the version) in old files that wrote none.
+fn skip_att(c: &mut Cursor<'_>, members: usize) -> PResult<()> {
+    let f = c.frame()?;
+    match f.end {
+        Some(end) => c.seek(end),
+        None => c.skip(members),
+    }
 }
 
 fn skip_iofeatures(c: &mut Cursor<'_>) -> PResult<()> {
@@ -202,7 +209,7 @@ fn read_branch_array(
     let mut out = Vec::new();
     for it in items {
         match it {
-            Any::New(Some(i), _) => out.push(i),
+            Any::New(Some(i)) => out.push(i),
             Any::Ref(k) => {
                 if let Some(Obj::Branch(i)) = ctx.by_key.get(&k) {
                     out.push(*i);
@@ -231,7 +238,6 @@ fn read_branch_object(
     }
     let idx = ctx.branches.len();
     ctx.branches.push(BranchMeta {
-        class: class.to_string(),
         parent,
         ..Default::default()
     });
@@ -265,7 +271,7 @@ fn read_tbranch(c: &mut Cursor<'_>, refs: &mut Refs, ctx: &mut Ctx, idx: usize) 
         ));
     }
     let (name, title) = c.tnamed()?;
-    c.skip_object("TAttFill")?;
+    skip_att(c, 4)?;
     let compress = c.i32()?;
     let _basket_size = c.i32()?;
     let entry_offset_len = c.i32()?;
@@ -338,8 +344,8 @@ fn read_tbranch_element(
     }
     read_tbranch(c, refs, ctx, idx)?;
     let class_name = c.tstring()?;
-    let parent_name = c.tstring()?;
-    let clones_name = c.tstring()?;
+    let _parent_name = c.tstring()?;
+    let _clones_name = c.tstring()?;
     let _checksum = c.u32()?;
     if v >= 10 {
         let _class_version = c.i16()?;
@@ -354,8 +360,6 @@ fn read_tbranch_element(
     let _count2 = read_branch_ref(c, refs, ctx, idx)?;
     ctx.branches[idx].element = Some(ElementMeta {
         class_name,
-        parent_name,
-        clones_name,
         id,
         ftype,
         streamer_type,
@@ -381,7 +385,7 @@ fn read_branch_ref(
         read_any(c, refs, &mut read)?
     };
     Ok(match r {
-        Any::New(i, _) => i,
+        Any::New(i) => i,
         Any::Ref(k) => match ctx.by_key.get(&k) {
             Some(Obj::Branch(i)) => Some(*i),
             _ => None,
@@ -416,7 +420,7 @@ fn read_leaf_array(c: &mut Cursor<'_>, refs: &mut Refs, ctx: &mut Ctx) -> PResul
     let mut out = Vec::new();
     for it in items {
         match it {
-            Any::New(Some(i), _) => out.push(i),
+            Any::New(Some(i)) => out.push(i),
             Any::Ref(k) => {
                 if let Some(Obj::Leaf(i)) = ctx.by_key.get(&k) {
                     out.push(*i);
@@ -464,7 +468,7 @@ fn read_leaf_object(
     };
     ctx.depth -= 1;
     let leaf_count = match count? {
-        Any::New(i, _) => i,
+        Any::New(i) => i,
         Any::Ref(k) => match ctx.by_key.get(&k) {
             Some(Obj::Leaf(i)) => Some(*i),
             _ => None,
@@ -578,20 +582,20 @@ fn read_baskets(c: &mut Cursor<'_>, refs: &mut Refs) -> PResult<Vec<EmbeddedBask
             if class != "TBasket" {
                 return Ok(None);
             }
-            read_embedded_basket(c).map(Some)
+            read_embedded_basket(c)
         };
         read_objarray(c, refs, &mut read)?
     };
     Ok(items
         .into_iter()
         .filter_map(|a| match a {
-            Any::New(Some(b), _) => Some(b),
+            Any::New(Some(b)) => Some(b),
             _ => None,
         })
         .collect())
 }
 
-fn read_embedded_basket(c: &mut Cursor<'_>) -> PResult<EmbeddedBasket> {
+fn read_embedded_basket(c: &mut Cursor<'_>) -> PResult<Option<EmbeddedBasket>> {
     let start = c.pos();
     let h = basket_header(&c.data()[start..])?;
     c.seek(start + h.keylen)?;
@@ -621,12 +625,13 @@ fn read_embedded_basket(c: &mut Cursor<'_>) -> PResult<EmbeddedBasket> {
         // a copy of the key precedes the data
         c.skip(h.keylen)?;
         let data = c.take(border)?.to_vec();
-        Ok(EmbeddedBasket {
+        Ok(Some(EmbeddedBasket {
             entries: h.nev_buf,
             data: Arc::new(data),
             offsets,
-        })
+        }))
     } else {
-        malformed("a basket inside a branch record claims to be compressed")
+        // a header of a basket that was written to its own key: nothing embedded
+        Ok(None)
     }
 }

@@ -15,8 +15,8 @@ const MAP_OFFSET: usize = 2;
 pub(crate) enum Any<T> {
     /// A null pointer.
     Null,
-    /// A new object, read by the callback, and the key under which later references name it.
-    New(T, usize),
+    /// A new object, read by the callback.
+    New(T),
     /// A reference to an object read earlier, by its key.
     Ref(usize),
 }
@@ -84,7 +84,7 @@ pub(crate) fn read_any<T>(
     if let Some(end) = end {
         c.seek(end)?;
     }
-    Ok(Any::New(obj, beg + MAP_OFFSET))
+    Ok(Any::New(obj))
 }
 
 /// Reads a `TObjArray` (framed), calling `read` for each non-null new element.
@@ -167,11 +167,11 @@ mod tests {
                 Ok((cls.to_string(), c.u32()?))
             };
         match read_any(&mut c, &mut refs, &mut read).unwrap() {
-            Any::New((cls, v), key) => assert_eq!((cls.as_str(), v, key), ("TFoo", 7, 2)),
+            Any::New((cls, v)) => assert_eq!((cls.as_str(), v), ("TFoo", 7)),
             other => panic!("{other:?}"),
         }
         match read_any(&mut c, &mut refs, &mut read).unwrap() {
-            Any::New((cls, v), _) => assert_eq!((cls.as_str(), v), ("TFoo", 9)),
+            Any::New((cls, v)) => assert_eq!((cls.as_str(), v), ("TFoo", 9)),
             other => panic!("{other:?}"),
         }
         assert!(matches!(

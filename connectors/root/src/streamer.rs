@@ -10,16 +10,10 @@ use crate::object::{Any, Refs, read_any, read_objarray, read_tlist};
 /// One member (streamer element) of a class.
 #[derive(Debug, Clone)]
 pub(crate) struct Element {
-    /// The member's name.
-    pub(crate) name: String,
     /// The member's comment, e.g. `[0, 1, 12]` for a packed `Double32_t`.
     pub(crate) title: String,
-    /// ROOT's type code (`TStreamerElement::fType`).
-    pub(crate) ftype: i32,
     /// The C++ type name.
     pub(crate) type_name: String,
-    /// The element count of a fixed-size array member (0 if not an array).
-    pub(crate) array_length: i32,
 }
 
 /// The streamers of one file, by class name.
@@ -46,7 +40,7 @@ impl Streamers {
         let items = read_tlist(&mut c, &mut refs, &mut read_info)?;
         let mut classes = HashMap::new();
         for it in items {
-            if let Any::New(Some((name, elems)), _) = it {
+            if let Any::New(Some((name, elems))) = it {
                 classes.entry(name).or_insert(elems);
             }
         }
@@ -82,13 +76,13 @@ fn read_streamer_info(c: &mut Cursor<'_>, refs: &mut Refs) -> PResult<(String, V
             Ok(items
                 .into_iter()
                 .filter_map(|a| match a {
-                    Any::New(e, _) => Some(e),
+                    Any::New(e) => Some(e),
                     _ => None,
                 })
                 .collect())
         };
     let elems = match read_any(c, refs, &mut read_arr)? {
-        Any::New(e, _) => e,
+        Any::New(e) => e,
         _ => Vec::new(),
     };
     if let Some(end) = f.end {
@@ -100,10 +94,10 @@ fn read_streamer_info(c: &mut Cursor<'_>, refs: &mut Refs) -> PResult<(String, V
 fn read_element(c: &mut Cursor<'_>) -> PResult<Element> {
     let outer = c.frame()?;
     let base = c.frame()?;
-    let (name, title) = c.tnamed()?;
-    let mut ftype = c.i32()?;
+    let (_name, title) = c.tnamed()?;
+    let _ftype = c.i32()?;
     let _size = c.i32()?;
-    let array_length = c.i32()?;
+    let _array_length = c.i32()?;
     let _array_dim = c.i32()?;
     if base.version == 1 {
         let n = c.count("fMaxIndex length")?;
@@ -112,22 +106,13 @@ fn read_element(c: &mut Cursor<'_>) -> PResult<Element> {
         c.skip(20)?;
     }
     let type_name = canonical(&c.tstring()?);
-    if ftype == 11 && (type_name == "Bool_t" || type_name == "bool") {
-        ftype = 18;
-    }
     if let Some(end) = base.end {
         c.seek(end)?;
     }
     if let Some(end) = outer.end {
         c.seek(end)?;
     }
-    Ok(Element {
-        name,
-        title,
-        ftype,
-        type_name,
-        array_length,
-    })
+    Ok(Element { title, type_name })
 }
 
 /// Normalises a C++ type name: no `std::`, no spaces around `<`, `>`, `,` and `*`.

@@ -91,7 +91,7 @@ fn basket_refs(b: &meta::BranchMeta) -> Vec<BasketRef> {
     for i in 0..normal {
         let start = b.basket_entry.get(i).copied().unwrap_or(0).max(0) as u64;
         let stop = match b.basket_entry.get(i + 1) {
-            Some(&s) if i + 1 <= normal => s.max(0) as u64,
+            Some(&s) if i < normal => s.max(0) as u64,
             _ => (b.entries - embedded_entries).max(0) as u64,
         };
         let len = b.basket_bytes.get(i).copied().unwrap_or(0).max(0) as usize;
@@ -124,7 +124,7 @@ fn basket_refs(b: &meta::BranchMeta) -> Vec<BasketRef> {
 
 impl Tree {
     pub(crate) fn parse(file: RootFile, path: String, key: &Key, obj: &[u8]) -> Result<Tree> {
-        let meta = meta::parse_tree(obj, key.keylen)
+        let meta = meta::parse_tree(obj, key.keylen, &key.class_name)
             .map_err(|e| file.inner.malformed(format!("tree {path:?}"), e))?;
         // Streamers are only needed for members of split classes; a broken streamer record
         // makes those branches unsupported rather than the whole tree unreadable.
@@ -156,17 +156,26 @@ impl Tree {
                 *name_count.entry(b.name.as_str()).or_default() += 1;
             }
         }
+        let mut taken: std::collections::HashSet<String> = std::collections::HashSet::new();
         let mut fields = Vec::new();
         let mut columns = Vec::new();
         let mut infos = Vec::with_capacity(meta.branches.len());
         for (i, (b, t)) in meta.branches.iter().zip(&typed).enumerate() {
             let (data_type, unsupported, column) = match &t.plan {
                 Ok(plan) => {
-                    let col_name = if name_count.get(b.name.as_str()).copied().unwrap_or(0) > 1 {
+                    let mut col_name = if name_count.get(b.name.as_str()).copied().unwrap_or(0) > 1
+                    {
                         paths[i].clone()
                     } else {
                         b.name.clone()
                     };
+                    // the same path twice (ROOT allows it): number the later ones
+                    let mut k = 2;
+                    while taken.contains(&col_name) {
+                        col_name = format!("{};{k}", paths[i]);
+                        k += 1;
+                    }
+                    taken.insert(col_name.clone());
                     let dt = plan.data_type();
                     let field = Field::new(col_name, dt.clone(), false)
                         .with_metadata([(ROOT_TYPE_KEY.to_string(), t.root_type.clone())].into());

@@ -452,6 +452,18 @@ fn leaf_type_name(leaf: &LeafMeta, elem: Elem) -> String {
 
 /// Chooses the plan for branch `i` of `tree`.
 pub(crate) fn classify(tree: &TreeMeta, i: usize, streamers: Option<&Streamers>) -> Typed {
+    let mut t = classify_branch(tree, i, streamers);
+    let b = &tree.branches[i];
+    if !t.group && t.plan.is_ok() && b.entries != tree.entries {
+        t.plan = Err(format!(
+            "the branch holds {} entries but the tree has {}",
+            b.entries, tree.entries
+        ));
+    }
+    t
+}
+
+fn classify_branch(tree: &TreeMeta, i: usize, streamers: Option<&Streamers>) -> Typed {
     let b = &tree.branches[i];
     let el = b.element.as_ref();
     if !b.children.is_empty() {
@@ -609,6 +621,15 @@ fn classify_one(
         let dims = title_dims(leaf);
         let root_type = leaf_type_name(leaf, elem);
         let in_collection = el.is_some_and(|e| e.ftype == 31 || e.ftype == 41);
+        if in_collection && leaf.ftype % 20 == 15 {
+            return Typed {
+                root_type: leaf_type_name(leaf, elem),
+                plan: Err(
+                    "TObject::fBits in a collection (items carry optional process ids)".into(),
+                ),
+                group: false,
+            };
+        }
         let jagged = leaf.leaf_count.is_some() || header == 1 || in_collection;
         let counter = counter.or_else(|| el.and_then(|e| e.branch_count));
         let plan = if jagged {
