@@ -161,7 +161,7 @@ pub(crate) fn map_elements<const N: usize, const M: usize>(
                 Aligned::Scalar(s) => Ok(Source::Constant(scalar_f64(s)?)),
             })
             .collect::<Result<Vec<_>>>()?;
-        let len = aligned.len();
+        let len = aligned.elements();
         (sources, len, Some(aligned))
     } else {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;

@@ -110,7 +110,7 @@ impl ScalarUDFImpl for MinDeltaR {
             args.number_rows,
         )?;
         let (sa, sb) = (sources(&a)?, sources(&b)?);
-        let mut out: Vec<Option<f64>> = Vec::with_capacity(a.len());
+        let mut out: Vec<Option<f64>> = Vec::with_capacity(a.elements());
         for row in 0..a.rows {
             let (s1, e1) = (a.offsets[row] as usize, a.offsets[row + 1] as usize);
             let (s2, e2) = (b.offsets[row] as usize, b.offsets[row + 1] as usize);

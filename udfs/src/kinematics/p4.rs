@@ -136,7 +136,7 @@ fn objects(name: &str, args: &ScalarFunctionArgs) -> Result<Objects> {
             }
         })
         .collect::<Result<Vec<_>>>()?;
-    let len = aligned.len();
+    let len = aligned.elements();
     let mut p4 = Vec::with_capacity(len);
     let mut valid = Vec::with_capacity(len);
     for i in 0..len {

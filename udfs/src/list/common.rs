@@ -133,7 +133,7 @@ impl Alignment {
     }
 
     /// Number of result elements.
-    pub fn len(&self) -> usize {
+    pub fn elements(&self) -> usize {
         self.offsets.last().copied().unwrap_or(0) as usize
     }
 }

@@ -288,7 +288,7 @@ impl ScalarUDFImpl for Elementwise {
             .map(|f| f.name().to_string())
             .collect();
         let aligned = align(name, &names, &args.args, args.number_rows)?;
-        let len = aligned.len();
+        let len = aligned.elements();
         let as_array = |a: &Aligned| -> Result<ArrayRef> {
             match a {
                 Aligned::Array(x) => Ok(Arc::clone(x)),
@@ -550,7 +550,7 @@ impl ScalarUDFImpl for ListMath {
             .map(|f| f.name().to_string())
             .collect();
         let aligned = align(self.name(), &names, &args.args, args.number_rows)?;
-        let len = aligned.len();
+        let len = aligned.elements();
         let element_args: Vec<ColumnarValue> = aligned
             .operands
             .iter()

@@ -264,7 +264,7 @@ pub(crate) fn select(values: &ListArray, indices: &ListArray) -> Result<ArrayRef
         }
         let (vs, ve) = range(voff, row);
         let n = (ve - vs) as i64;
-        for p in lo..hi {
+        for (p, slot) in take_index.iter_mut().enumerate().take(hi).skip(lo) {
             if leaf.is_null(p) {
                 continue;
             }
@@ -276,7 +276,7 @@ pub(crate) fn select(values: &ListArray, indices: &ListArray) -> Result<ArrayRef
             } else {
                 None
             };
-            take_index[p] = pos.map(|k| (vs as i64 + k) as u32);
+            *slot = pos.map(|k| (vs as i64 + k) as u32);
         }
     }
     let mut rebuilt = take(
