@@ -46,11 +46,10 @@ step "dependency directions (scripts/check-deps.py)"
 step "cargo test --workspace"
 cargo test --workspace
 
-step "cargo build --workspace --bins (the hepq binary for the Python suite)"
-cargo build --workspace --bins
+step "cargo build --workspace --bins --examples (hepq and root_dump for the Python suite)"
+cargo build --workspace --bins --examples
 
 step "pytest tests/python"
-cargo build -p hepq-root --examples
 HEPQ_BIN="$TARGET_DIR/debug/hepq" HEPQ_ROOT_DUMP="$TARGET_DIR/debug/examples/root_dump" \
     "$VENV/bin/python" -m pytest -q tests/python
 

@@ -118,8 +118,9 @@ def test_one_big_file_is_split_across_partitions(hepq, tmp_path):
     path = tmp_path / "big.root"
     n, step = 120_000, 10_000
     with uproot.recreate(path, compression=uproot.ZLIB(1)) as f:
-        f["Events"] = {"i": np.arange(0, step, dtype=np.int64), "x": np.ones(step, dtype=np.float32)}
-        for start in range(step, n, step):
+        # mktree + extend writes a TTree (assigning a dict would write an RNTuple).
+        f.mktree("Events", {"i": np.int64, "x": np.float32})
+        for start in range(0, n, step):
             f["Events"].extend(
                 {"i": np.arange(start, start + step, dtype=np.int64), "x": np.ones(step, dtype=np.float32)}
             )
@@ -142,8 +143,10 @@ def test_one_big_file_is_split_across_partitions(hepq, tmp_path):
 def test_several_trees_need_the_tree_option(hepq, tmp_path):
     path = tmp_path / "two.root"
     with uproot.recreate(path) as f:
-        f["a"] = {"x": np.arange(3, dtype=np.int32)}
-        f["b"] = {"y": np.arange(4, dtype=np.int32)}
+        f.mktree("a", {"x": np.int32})
+        f["a"].extend({"x": np.arange(3, dtype=np.int32)})
+        f.mktree("b", {"y": np.int32})
+        f["b"].extend({"y": np.arange(4, dtype=np.int32)})
     run = hepq.sql_run("SELECT * FROM t", register={"t": str(path)}, check=False)
     assert run.returncode == 1
     assert "a" in run.stderr and "b" in run.stderr and "tree" in run.stderr, run.stderr
