@@ -99,8 +99,8 @@ fn column_type(data_type: &DataType) -> DefaultColumnType {
 ///
 /// A multi-line cell (an `EXPLAIN` plan) becomes one row per line, the way DataFusion's own
 /// harness prints plans: each line is numbered `01)`, `02)`, … and its indentation is kept as
-/// `-` characters (the `.slt` format collapses spaces); the other cells of the continuation
-/// rows are empty.
+/// `-` characters (the `.slt` format collapses spaces); continuation rows hold only the
+/// multi-line cells.
 pub fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, String> {
     let options = FormatOptions::default().with_null("NULL");
     let formatters = batch
@@ -134,10 +134,13 @@ pub fn format_rows(batch: &RecordBatch) -> Result<Vec<Vec<String>>, String> {
         }
         let height = cells.iter().map(Vec::len).max().unwrap_or(1);
         for line in 0..height {
+            // Continuation rows carry only the cells that go on (the runner joins cells with
+            // spaces, so an empty cell would become a leading space).
             rows.push(
                 cells
                     .iter()
                     .map(|c| c.get(line).cloned().unwrap_or_default())
+                    .filter(|c| line == 0 || !c.is_empty())
                     .collect(),
             );
         }

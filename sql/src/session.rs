@@ -269,7 +269,7 @@ impl HepqSession {
             .head(url.prefix())
             .await
             .map_err(|e| Error::Config(format!("cannot open '{location}': {e}")))?;
-        Ok(hepq_connectors::root::inspect::inspect(&store, &object).await?)
+        Ok(hepq_connectors::root::inspect::inspect(&store, &object, location).await?)
     }
 
     /// The format of `location` from its extension, or from the first file inside a folder.

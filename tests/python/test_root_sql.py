@@ -174,3 +174,16 @@ def test_broken_file_is_a_clear_error(hepq, tmp_path):
     junk.write_bytes(b"not a root file at all" * 10)
     run = hepq.sql_run("SELECT 1 FROM ev", register={"ev": str(junk)}, check=False)
     assert run.returncode == 1 and "junk.root" in run.stderr, run.stderr
+
+
+def test_inspect_lists_trees_branches_and_unsupported_types(hepq):
+    out = hepq.run("inspect", str(need(CMS))).stdout
+    assert "Events" in out and "1000 entries" in out, out[:500]
+    jet = next(line for line in out.splitlines() if line.strip().startswith("Jet_pt "))
+    assert "List(Float32)" in jet and "zlib" in jet, jet
+    stl = TESTDATA / "scikit-hep-testdata" / "uproot-stl_containers.root"
+    out = hepq.run("inspect", str(need(stl))).stdout
+    line = next(line for line in out.splitlines() if line.strip().startswith("map_int32_int16 "))
+    assert "unsupported" in line, line
+    run = hepq.run("inspect", "/no/such/file.root", check=False)
+    assert run.returncode == 1 and "/no/such/file.root" in run.stderr, run.stderr

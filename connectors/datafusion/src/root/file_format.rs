@@ -11,7 +11,6 @@
 //! |---|---|
 //! | `tree` | path of the TTree inside each file (`Events`, `dir/sub/tree`); optional when a file holds exactly one TTree |
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -23,11 +22,11 @@ use datafusion::common::stats::Precision;
 use datafusion::common::{
     DataFusionError, GetExt, Result, Statistics, internal_datafusion_err, plan_err,
 };
-use datafusion::datasource::TableSchema;
 use datafusion::datasource::file_format::file_compression_type::FileCompressionType;
 use datafusion::datasource::file_format::{FileFormat, FileFormatFactory};
 use datafusion::datasource::physical_plan::{FileScanConfig, FileScanConfigBuilder, FileSource};
 use datafusion::datasource::source::DataSourceExec;
+use datafusion::datasource::table_schema::TableSchema;
 use datafusion::physical_plan::ExecutionPlan;
 use object_store::{ObjectMeta, ObjectStore};
 
@@ -81,10 +80,6 @@ impl FileFormatFactory for RootFormatFactory {
     fn default(&self) -> Arc<dyn FileFormat> {
         Arc::new(RootFormat::default())
     }
-
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
 }
 
 impl GetExt for RootFormatFactory {
@@ -113,10 +108,6 @@ impl RootFormat {
 
 #[async_trait]
 impl FileFormat for RootFormat {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-
     fn get_ext(&self) -> String {
         ROOT_EXTENSION.to_string()
     }
@@ -180,10 +171,14 @@ impl FileFormat for RootFormat {
         _state: &dyn Session,
         conf: FileScanConfig,
     ) -> Result<Arc<dyn ExecutionPlan>> {
-        let table_schema = TableSchema::new(
-            Arc::clone(conf.file_schema()),
-            conf.table_partition_cols().iter().cloned().collect(),
-        );
+        let table_schema = TableSchema::builder(Arc::clone(conf.file_schema()))
+            .with_table_partition_cols(
+                conf.table_partition_cols()
+                    .iter()
+                    .cloned()
+                    .collect::<Vec<_>>(),
+            )
+            .build();
         let mut source: Arc<dyn FileSource> =
             Arc::new(RootSource::new(table_schema, self.options.clone()));
         if let Some(projection) = conf.file_source.projection()

@@ -11,10 +11,14 @@ use object_store::{ObjectMeta, ObjectStore};
 
 use super::open::{external, reader_for};
 
-/// Describes the ROOT file `object` as text (one block per tree).
-pub async fn inspect(store: &Arc<dyn ObjectStore>, object: &ObjectMeta) -> Result<String> {
+/// Describes the ROOT file `object` as text (one block per tree), calling it `name`.
+pub async fn inspect(
+    store: &Arc<dyn ObjectStore>,
+    object: &ObjectMeta,
+    name: &str,
+) -> Result<String> {
     let (reader, _) = reader_for(store, object).await?;
-    let name = object.location.to_string();
+    let name = name.to_string();
     let size = object.size;
     tokio::task::spawn_blocking(move || describe(reader, &name, size))
         .await

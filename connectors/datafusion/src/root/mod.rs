@@ -9,9 +9,9 @@
 //! * [`inspect`] — the text `hepq inspect FILE` prints.
 
 pub mod file_format;
+pub mod inspect;
 mod open;
 mod opener;
-pub mod inspect;
 mod reader;
 pub mod source;
 pub mod table_function;

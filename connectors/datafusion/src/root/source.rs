@@ -20,15 +20,14 @@
 //! * Decoding runs on a blocking thread and hands batches over a bounded channel (two in
 //!   flight), so memory stays bounded and a dropped stream (LIMIT, cancel) stops the decoder.
 
-use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
 use datafusion::common::Result;
 use datafusion::common::tree_node::TreeNodeRecursion;
-use datafusion::datasource::TableSchema;
 use datafusion::datasource::physical_plan::{FileOpener, FileScanConfig, FileSource};
 use datafusion::datasource::projection::{ProjectionOpener, SplitProjection};
+use datafusion::datasource::table_schema::TableSchema;
 use datafusion::physical_expr::projection::ProjectionExprs;
 use datafusion::physical_plan::metrics::ExecutionPlanMetricsSet;
 use datafusion::physical_plan::{DisplayFormatType, PhysicalExpr};
@@ -85,10 +84,6 @@ impl FileSource for RootSource {
             limit: base_config.limit,
         });
         ProjectionOpener::try_new(self.projection.clone(), opener, file_schema)
-    }
-
-    fn as_any(&self) -> &dyn Any {
-        self
     }
 
     fn table_schema(&self) -> &TableSchema {
