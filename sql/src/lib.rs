@@ -31,3 +31,5 @@ pub use session::{Format, HepqSession, SessionOptions, quote_identifier, quote_l
 
 /// The DataFusion this crate is built on, re-exported so front ends use the same version.
 pub use datafusion;
+/// hepq's SQL functions, re-exported for front ends (e.g. the CLI draws histogram documents).
+pub use hepq_udfs;

@@ -154,6 +154,9 @@ impl HepqSession {
             .build();
         hepq_connectors::register_table_factories(&mut state);
         hepq_udfs::register_all(&mut state)?;
+        for (name, function) in hepq_udfs::all_table_functions() {
+            state.register_udtf(name, function);
+        }
 
         let ctx = SessionContext::new_with_state(state);
         for (name, function) in hepq_connectors::table_functions() {

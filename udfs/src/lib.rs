@@ -18,6 +18,7 @@ pub mod list;
 
 use std::sync::Arc;
 
+use datafusion::catalog::TableFunctionImpl;
 use datafusion::common::Result;
 use datafusion::execution::FunctionRegistry;
 use datafusion::logical_expr::{AggregateUDF, ScalarUDF};
@@ -33,6 +34,12 @@ pub fn all_scalar_functions() -> Vec<Arc<ScalarUDF>> {
 /// Every aggregate function hepq adds to DataFusion's own.
 pub fn all_aggregate_functions() -> Vec<Arc<AggregateUDF>> {
     hist::aggregate_functions()
+}
+
+/// Every table function hepq adds (name, implementation). `FunctionRegistry` cannot hold
+/// table functions, so the session builder registers these itself (`register_udtf`).
+pub fn all_table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
+    hist::table_functions()
 }
 
 /// Registers all of hepq's functions with `registry` (a `SessionState` or `SessionContext`).

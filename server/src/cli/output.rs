@@ -1,6 +1,7 @@
 //! Result formats of the CLI: `table`, `csv`, `json` and `ndjson`.
 //!
-//! * `table` — a boxed text table (lists shown as `[1.5, 2.0]`).
+//! * `table` — a boxed text table (lists shown as `[1.5, 2.0]`; a one-dimensional histogram
+//!   document is drawn as a text bar chart).
 //! * `csv` — a header row, then one line per row; list and struct cells are JSON text.
 //! * `json` — one JSON array of row objects; `ndjson` — one row object per line.
 //!
@@ -12,10 +13,10 @@ use std::io::Write;
 use std::sync::Arc;
 
 use clap::ValueEnum;
-use hepq_sql::datafusion::arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use hepq_sql::datafusion::arrow::array::{Array, ArrayRef, AsArray, StringArray, StringBuilder};
 use hepq_sql::datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema};
 use hepq_sql::datafusion::arrow::error::ArrowError;
-use hepq_sql::datafusion::arrow::record_batch::RecordBatch;
+use hepq_sql::datafusion::arrow::record_batch::{RecordBatch, RecordBatchOptions};
 use hepq_sql::datafusion::arrow::util::display::FormatOptions;
 use hepq_sql::datafusion::arrow::util::pretty::pretty_format_batches_with_options;
 
@@ -67,12 +68,48 @@ pub fn write_batches(
 }
 
 fn write_table(out: &mut dyn Write, batches: &[RecordBatch]) -> CliResult<()> {
-    // JSON documents print as themselves, without escaping.
+    // JSON documents print as themselves, without escaping; one-dimensional histograms are
+    // drawn as text bar charts.
     let options = FormatOptions::default().with_null("NULL");
-    let table = pretty_format_batches_with_options(batches, &options).map_err(arrow_error)?;
+    let drawn = batches
+        .iter()
+        .map(draw_histograms)
+        .collect::<CliResult<Vec<_>>>()?;
+    let table = pretty_format_batches_with_options(&drawn, &options).map_err(arrow_error)?;
     writeln!(out, "{table}").map_err(io_error)?;
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     writeln!(out, "({rows} {})", if rows == 1 { "row" } else { "rows" }).map_err(io_error)
+}
+
+/// Width of the longest bar when the table format draws a histogram.
+const CHART_WIDTH: usize = 40;
+
+/// Replaces, in `arrow.json` text columns, every one-dimensional UHI histogram by its bar
+/// chart; other values stay as they are.
+fn draw_histograms(batch: &RecordBatch) -> CliResult<RecordBatch> {
+    let schema = batch.schema();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(batch.num_columns());
+    for (field, column) in schema.fields().iter().zip(batch.columns()) {
+        let Some(text) = column
+            .as_string_opt::<i32>()
+            .filter(|_| is_json_field(field))
+        else {
+            columns.push(Arc::clone(column));
+            continue;
+        };
+        let drawn: StringArray = text
+            .iter()
+            .map(|value| {
+                value.map(|doc| {
+                    hepq_sql::hepq_udfs::hist::ascii::chart_of_document(doc, CHART_WIDTH)
+                        .unwrap_or_else(|| doc.to_string())
+                })
+            })
+            .collect();
+        columns.push(Arc::new(drawn));
+    }
+    let options = RecordBatchOptions::new().with_row_count(Some(batch.num_rows()));
+    RecordBatch::try_new_with_options(schema, columns, &options).map_err(arrow_error)
 }
 
 fn write_json(out: &mut dyn Write, batches: &[RecordBatch], lines: bool) -> CliResult<()> {

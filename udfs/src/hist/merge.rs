@@ -24,9 +24,7 @@ use super::histogram::Histogram;
     syntax_example = "hist_merge(h)",
     sql_example = r#"```sql
 > SELECT hist_values(hist_merge(h)) FROM (SELECT run, hist(x, 2, 0, 2) AS h FROM (VALUES (1, 0.5), (2, 1.5), (2, 0.2)) AS t(run, x) GROUP BY run);
-+------------+
-| [2.0, 1.0] |
-+------------+
+[2.0, 1.0]
 ```"#,
     argument(
         name = "h",
@@ -99,9 +97,7 @@ impl AggregateUDFImpl for HistMerge {
     syntax_example = "hist_add(h1, h2)",
     sql_example = r#"```sql
 > SELECT hist_values(hist_add(a, b)) FROM (SELECT hist(x, 2, 0, 2) AS a, hist(x + 1, 2, 0, 2) AS b FROM (VALUES (0.5)) AS t(x));
-+------------+
-| [1.0, 1.0] |
-+------------+
+[1.0, 1.0]
 ```"#,
     argument(name = "h1", description = "A histogram (UHI JSON document)."),
     argument(name = "h2", description = "A histogram with the same axes."),

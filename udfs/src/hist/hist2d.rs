@@ -27,9 +27,7 @@ const USAGE: &str = "hist2d(x, y, xbins, xlow, xhigh, ybins, ylow, yhigh [, weig
     syntax_example = "hist2d(x, y, xbins, xlow, xhigh, ybins, ylow, yhigh [, weight])",
     sql_example = r#"```sql
 > SELECT hist_values(hist2d(x, y, 2, 0, 2, 2, 0, 2)) FROM (VALUES (0.5, 1.5), (1.5, 1.5)) AS t(x, y);
-+----------------------+
-| [0.0, 1.0, 0.0, 1.0] |
-+----------------------+
+[0.0, 1.0, 0.0, 1.0]
 ```"#,
     argument(
         name = "x",

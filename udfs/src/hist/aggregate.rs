@@ -20,7 +20,7 @@ use datafusion::common::{Result, ScalarValue, exec_err, internal_err};
 use datafusion::logical_expr::function::AccumulatorArgs;
 use datafusion::logical_expr::{Accumulator, EmitTo, GroupsAccumulator};
 use datafusion::physical_expr::PhysicalExpr;
-use datafusion::physical_expr::expressions::{Column, Literal};
+use datafusion::physical_expr::expressions::{CastExpr, Column, Literal, TryCastExpr};
 
 use super::fill::{
     CategoryColumn, CategoryRef, NumberColumn, Weights, fill_1d, fill_2d, fill_category,
@@ -216,12 +216,22 @@ pub fn literal_edges(
     Ok(values.values().to_vec())
 }
 
-/// The axis label of argument `i`: its column name when it is a plain column.
+/// The axis label of argument `i`: its column name when it is a plain column (also under
+/// the casts that type coercion adds, e.g. `Utf8View` → `Utf8`).
 pub fn column_label(exprs: &[Arc<dyn PhysicalExpr>], i: usize) -> Option<String> {
-    exprs
-        .get(i)
-        .and_then(|e| e.downcast_ref::<Column>())
-        .map(|c| c.name().to_string())
+    let mut expr = exprs.get(i)?;
+    loop {
+        if let Some(column) = expr.downcast_ref::<Column>() {
+            return Some(column.name().to_string());
+        }
+        if let Some(cast) = expr.downcast_ref::<CastExpr>() {
+            expr = cast.expr();
+        } else if let Some(cast) = expr.downcast_ref::<TryCastExpr>() {
+            expr = cast.expr();
+        } else {
+            return None;
+        }
+    }
 }
 
 /// A regular axis from arguments `i..i+3` (bins, low, high) or a variable axis from the
@@ -748,6 +758,15 @@ impl FillGroupsAccumulator {
 }
 
 impl GroupsAccumulator for FillGroupsAccumulator {
+    fn convert_to_state(
+        &self,
+        _values: &[ArrayRef],
+        _opt_filter: Option<&BooleanArray>,
+    ) -> Result<Vec<ArrayRef>> {
+        // Not offered: `supports_convert_to_state` keeps its default (false).
+        internal_err!("hist: convert_to_state is not supported")
+    }
+
     fn update_batch(
         &mut self,
         values: &[ArrayRef],

@@ -28,9 +28,7 @@ const USAGE: &str =
     syntax_example = "hist_cat(category, x, bins, low, high [, weight])",
     sql_example = r#"```sql
 > SELECT hist_values(hist_cat(c, x, 2, 0, 2)) FROM (VALUES ('b', 0.5), ('a', 1.5), ('b', 1.0)) AS t(c, x);
-+----------------------+
-| [0.0, 1.0, 1.0, 1.0] |
-+----------------------+
+[0.0, 1.0, 1.0, 1.0]
 ```"#,
     argument(name = "category", description = "The category: text or an integer."),
     argument(

@@ -184,7 +184,7 @@ fn run_accessor(
     let Some(docs) = docs.as_string_opt::<i32>() else {
         return exec_err!("{function}: a histogram (UHI JSON text) was expected");
     };
-    let mut results = Vec::with_capacity(docs.len());
+    let mut results = Vec::with_capacity(datafusion::arrow::array::Array::len(docs));
     for doc in docs.iter() {
         results.push(match doc {
             None => None,
@@ -264,9 +264,9 @@ macro_rules! accessor {
             fn coerce_types(&self, types: &[DataType]) -> Result<Vec<DataType>> {
                 let option: Option<DataType> = $option;
                 match (types, option) {
-                    ([h], _) => coerce_documents(&[h.clone()], $name),
+                    ([h], _) => coerce_documents(std::slice::from_ref(h), $name),
                     ([h, _], Some(t)) => {
-                        let mut out = coerce_documents(&[h.clone()], $name)?;
+                        let mut out = coerce_documents(std::slice::from_ref(h), $name)?;
                         out.push(t);
                         Ok(out)
                     }
@@ -296,9 +296,7 @@ macro_rules! accessor {
     syntax_example = "hist_values(h [, flow])",
     sql_example = r#"```sql
 > SELECT hist_values(hist(x, 2, 0, 2), true) FROM (VALUES (-1.0), (0.5), (5.0)) AS t(x);
-+----------------------+
-| [1.0, 1.0, 0.0, 1.0] |
-+----------------------+
+[1.0, 1.0, 0.0, 1.0]
 ```"#,
     argument(name = "h", description = "A histogram (UHI JSON document)."),
     argument(
@@ -326,9 +324,7 @@ accessor!(
     syntax_example = "hist_variances(h [, flow])",
     sql_example = r#"```sql
 > SELECT hist_variances(hist(x, 2, 0, 2, w)) FROM (VALUES (0.5, 2.0), (0.7, 3.0)) AS t(x, w);
-+-------------+
-| [13.0, 0.0] |
-+-------------+
+[13.0, 0.0]
 ```"#,
     argument(name = "h", description = "A histogram (UHI JSON document)."),
     argument(
@@ -356,9 +352,7 @@ accessor!(
     syntax_example = "hist_edges(h [, axis])",
     sql_example = r#"```sql
 > SELECT hist_edges(hist(x, 4, 0, 2)) FROM (VALUES (1.0)) AS t(x);
-+---------------------------+
-| [0.0, 0.5, 1.0, 1.5, 2.0] |
-+---------------------------+
+[0.0, 0.5, 1.0, 1.5, 2.0]
 ```"#,
     argument(name = "h", description = "A histogram (UHI JSON document)."),
     argument(name = "axis", description = "Which axis, 1-based (default 1).")
@@ -403,9 +397,7 @@ accessor!(
     syntax_example = "hist_sum(h [, flow])",
     sql_example = r#"```sql
 > SELECT hist_sum(hist(x, 2, 0, 2)), hist_sum(hist(x, 2, 0, 2), true) FROM (VALUES (0.5), (9.0)) AS t(x);
-+-----+-----+
-| 1.0 | 2.0 |
-+-----+-----+
+1.0	2.0
 ```"#,
     argument(name = "h", description = "A histogram (UHI JSON document)."),
     argument(
@@ -436,9 +428,7 @@ accessor!(
     syntax_example = "hist_mean(h)",
     sql_example = r#"```sql
 > SELECT hist_mean(hist(x, 2, 0, 2)) FROM (VALUES (0.2), (1.2), (1.7)) AS t(x);
-+--------------------+
-| 1.1666666666666667 |
-+--------------------+
+1.1666666666666667
 ```"#,
     argument(
         name = "h",
@@ -461,9 +451,7 @@ accessor!(HistMean, "hist_mean", DataType::Float64, None, |h, _, f| {
     syntax_example = "hist_std(h)",
     sql_example = r#"```sql
 > SELECT hist_std(hist(x, 2, 0, 2)) FROM (VALUES (0.2), (1.2)) AS t(x);
-+-----+
-| 0.5 |
-+-----+
+0.5
 ```"#,
     argument(
         name = "h",

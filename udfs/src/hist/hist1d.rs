@@ -79,9 +79,7 @@ Binning follows boost-histogram exactly: bins are `[low, high)`; values below `l
     syntax_example = "hist(x, bins, low, high [, weight])",
     sql_example = r#"```sql
 > SELECT hist_values(hist(x, 4, 0, 2)) FROM (VALUES (0.1), (0.6), (1.9), (2.0)) AS t(x);
-+--------------------+
-| [1.0, 1.0, 0.0, 1.0] |
-+--------------------+
+[1.0, 1.0, 0.0, 1.0]
 ```"#,
     argument(
         name = "x",
