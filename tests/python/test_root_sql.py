@@ -92,6 +92,11 @@ def test_every_codec_gives_the_same_table(hepq):
         assert row["nj"] == row["nj2"], row
         sums.add((row["n"], row["nj"], row["met"]))
     assert len(sums) == 1, sums
+    # ... and they are uproot's answers, not just the same answer five times.
+    t = uproot.open(need(HZZ))["events"]
+    ref = t.arrays(["NJet"])
+    ((n, nj, _met),) = sums
+    assert (n, nj) == (t.num_entries, int(ak.sum(ref["NJet"])))
 
 
 def test_hive_partitions_over_root_files(hepq, tmp_path):

@@ -12,8 +12,7 @@
 //! | `tree` | path of the TTree inside each file (`Events`, `dir/sub/tree`); optional when a file holds exactly one TTree |
 
 use std::collections::HashMap;
-use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use datafusion::arrow::datatypes::{Schema, SchemaRef};
@@ -92,12 +91,38 @@ impl GetExt for RootFormatFactory {
 #[derive(Debug, Default, Clone)]
 pub struct RootFormat {
     options: RootOptions,
+    /// Entry counts seen while inferring the schema, so that the statistics DataFusion asks
+    /// for next do not open every file a second time. Keyed by path, size and modification
+    /// time, so a rewritten file is read again.
+    entries: Arc<Mutex<HashMap<FileKey, u64>>>,
+}
+
+/// Identifies one version of one file.
+type FileKey = (String, u64, i64);
+
+fn file_key(object: &ObjectMeta) -> FileKey {
+    (
+        object.location.to_string(),
+        object.size,
+        object
+            .last_modified
+            .timestamp_nanos_opt()
+            .unwrap_or_default(),
+    )
 }
 
 impl RootFormat {
     /// A format reading the tree `options` name.
     pub fn new(options: RootOptions) -> Self {
-        Self { options }
+        Self {
+            options,
+            entries: Arc::default(),
+        }
+    }
+
+    fn entries_cache(&self) -> std::sync::MutexGuard<'_, HashMap<FileKey, u64>> {
+        // A poisoned lock only means another thread panicked; the map is still valid.
+        self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The table options.
@@ -131,7 +156,11 @@ impl FileFormat for RootFormat {
     ) -> Result<SchemaRef> {
         let mut merged: Option<(Schema, String)> = None;
         for object in objects {
-            let schema = with_tree(store, object, &self.options, |tree| Ok(tree.schema())).await?;
+            let (schema, entries) = with_tree(store, object, &self.options, |tree| {
+                Ok((tree.schema(), tree.entries()))
+            })
+            .await?;
+            self.entries_cache().insert(file_key(object), entries);
             let schema = strip_metadata(&schema);
             merged = Some(match merged {
                 None => (schema, object.location.to_string()),
@@ -161,7 +190,11 @@ impl FileFormat for RootFormat {
         table_schema: SchemaRef,
         object: &ObjectMeta,
     ) -> Result<Statistics> {
-        let entries = with_tree(store, object, &self.options, |tree| Ok(tree.entries())).await?;
+        let cached = self.entries_cache().get(&file_key(object)).copied();
+        let entries = match cached {
+            Some(entries) => entries,
+            None => with_tree(store, object, &self.options, |tree| Ok(tree.entries())).await?,
+        };
         let rows = usize::try_from(entries).unwrap_or(usize::MAX);
         Ok(Statistics::new_unknown(&table_schema).with_num_rows(Precision::Exact(rows)))
     }
@@ -207,13 +240,4 @@ fn strip_metadata(schema: &Schema) -> Schema {
             .map(|f| f.as_ref().clone().with_metadata(HashMap::new()))
             .collect::<Vec<_>>(),
     )
-}
-
-impl fmt::Display for RootOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.tree {
-            Some(tree) => write!(f, "tree={tree}"),
-            None => write!(f, "tree=<only>"),
-        }
-    }
 }
