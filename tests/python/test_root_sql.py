@@ -192,3 +192,49 @@ def test_inspect_lists_trees_branches_and_unsupported_types(hepq):
     assert "unsupported" in line, line
     run = hepq.run("inspect", "/no/such/file.root", check=False)
     assert run.returncode == 1 and "/no/such/file.root" in run.stderr, run.stderr
+
+
+def test_zipped_collections_match_uproot_zip(hepq):
+    """`'collections' 'zip'` gives the records uproot's `arrays(how="zip")` gives, row by row."""
+    path = need(CMS)
+    t = uproot.open(path)["Events"]
+    ref = t.arrays(
+        ["event", "nJet", "Jet_pt", "Jet_eta", "Jet_btag", "Jet_puId", "Muon_pt", "Muon_charge"],
+        how="zip",
+    )
+    rows = hepq.sql(
+        f"CREATE EXTERNAL TABLE ev STORED AS ROOT LOCATION '{path}' OPTIONS ('collections' 'zip'); "
+        "SELECT event, nJet, Jet, Muon FROM ev ORDER BY event"
+    )
+    order = np.argsort(ak.to_numpy(ref["event"]), kind="stable")
+    assert len(rows) == len(order) == 1000
+    members = {"Jet": ["pt", "eta", "btag", "puId"], "Muon": ["pt", "charge"]}
+    checked = 0
+    for row, i in zip(rows, order):
+        i = int(i)
+        assert row["event"] == int(ref["event"][i])
+        assert row["nJet"] == len(row["Jet"])
+        for collection, names in members.items():
+            expect = ak.to_list(ref[collection][i])
+            got = row[collection]
+            assert len(got) == len(expect), (collection, row["event"])
+            for g, e in zip(got, expect):
+                # hepq's zipped struct carries every member of the file's collection.
+                for name in names:
+                    if isinstance(e[name], float):
+                        assert close(g[name], e[name], 1e-6), (collection, name, g, e)
+                    else:
+                        assert g[name] == e[name], (collection, name, g, e)
+                    checked += 1
+    assert checked > 5000
+
+
+def test_zip_rejects_an_unknown_collections_mode(hepq):
+    path = need(CMS)
+    run = hepq.sql_run(
+        f"CREATE EXTERNAL TABLE ev STORED AS ROOT LOCATION '{path}' OPTIONS ('collections' 'zipped'); "
+        "SELECT 1",
+        check=False,
+    )
+    assert run.returncode != 0
+    assert "'collections'" in run.stderr and "zipped" in run.stderr, run.describe()

@@ -277,6 +277,9 @@ fn stl_header(d: &[u8], p: &mut usize) -> PResult<()> {
     Ok(())
 }
 
+/// The most entries a declared count may preallocate for (vectors still grow past it).
+const CAPACITY_HINT_CAP: usize = 1 << 20;
+
 impl Builder {
     pub(crate) fn new(plan: &Plan, capacity: usize) -> Builder {
         let (values, fields) = match plan {
@@ -289,7 +292,9 @@ impl Builder {
             ),
             _ => (Values::new(Elem::U8), Vec::new()),
         };
-        let mut outer = Vec::with_capacity(capacity + 1);
+        // `capacity` comes from entry counts the file declares: a hint, capped so that a
+        // hostile count cannot allocate before any data backs it.
+        let mut outer = Vec::with_capacity(capacity.min(CAPACITY_HINT_CAP) + 1);
         outer.push(0);
         Builder {
             plan: plan.clone(),
@@ -388,7 +393,7 @@ impl Builder {
                 .map(|w| (w[0] as usize, w[1] as usize))
                 .collect());
         }
-        let mut out = Vec::with_capacity(n);
+        let mut out = Vec::with_capacity(n.min(CAPACITY_HINT_CAP));
         let mut p = 0usize;
         match &self.plan {
             Plan::Jagged {

@@ -10,6 +10,7 @@
 //! | option | meaning |
 //! |---|---|
 //! | `tree` | path of the TTree inside each file (`Events`, `dir/sub/tree`); optional when a file holds exactly one TTree |
+//! | `collections` | `separate` (default): one column per branch; `zip`: NanoAOD collections (`nJet`, `Jet_pt`, `Jet_eta`, …) become one column `Jet: List<Struct<pt, eta, …>>` (see [`super::zip`]) |
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +32,7 @@ use object_store::{ObjectMeta, ObjectStore};
 
 use super::open::with_tree;
 use super::source::RootSource;
+use super::zip::zip_schema;
 
 /// The extension ROOT files carry.
 pub const ROOT_EXTENSION: &str = "root";
@@ -40,6 +42,8 @@ pub const ROOT_EXTENSION: &str = "root";
 pub struct RootOptions {
     /// The TTree to read in each file; `None`: the file's only TTree.
     pub tree: Option<String>,
+    /// `'collections' 'zip'`: NanoAOD collections as `List<Struct>` columns.
+    pub zip_collections: bool,
 }
 
 impl RootOptions {
@@ -50,9 +54,21 @@ impl RootOptions {
             let key = key.strip_prefix("format.").unwrap_or(key);
             match key {
                 "tree" | "ttree" => parsed.tree = Some(value.clone()),
+                "collections" => {
+                    parsed.zip_collections = match value.to_ascii_lowercase().as_str() {
+                        "zip" => true,
+                        "separate" => false,
+                        other => {
+                            return plan_err!(
+                                "option 'collections' of STORED AS ROOT is 'zip' or 'separate', \
+                                 not '{other}'"
+                            );
+                        }
+                    }
+                }
                 other => {
                     return plan_err!(
-                        "unknown option '{other}' for STORED AS ROOT (known: 'tree')"
+                        "unknown option '{other}' for STORED AS ROOT (known: 'tree', 'collections')"
                     );
                 }
             }
@@ -155,9 +171,16 @@ impl FileFormat for RootFormat {
         objects: &[ObjectMeta],
     ) -> Result<SchemaRef> {
         let mut merged: Option<(Schema, String)> = None;
+        let zip = self.options.zip_collections;
         for object in objects {
-            let (schema, entries) = with_tree(store, object, &self.options, |tree| {
-                Ok((tree.schema(), tree.entries()))
+            let (schema, entries) = with_tree(store, object, &self.options, move |tree| {
+                let schema = tree.schema();
+                let schema = if zip {
+                    Arc::new(zip_schema(&schema))
+                } else {
+                    schema
+                };
+                Ok((schema, tree.entries()))
             })
             .await?;
             self.entries_cache().insert(file_key(object), entries);

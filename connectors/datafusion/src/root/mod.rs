@@ -7,6 +7,7 @@
 //! * `reader` — object-store reads with prefetched basket ranges.
 //! * [`table_function`] — `read_root('path' [, 'tree'])`.
 //! * [`inspect`] — the text `hepq inspect FILE` prints.
+//! * [`zip`] — `'collections' 'zip'`: NanoAOD collections as `List<Struct>` columns.
 
 pub mod file_format;
 pub mod inspect;
@@ -15,6 +16,7 @@ mod opener;
 mod reader;
 pub mod source;
 pub mod table_function;
+pub mod zip;
 
 pub use file_format::{ROOT_EXTENSION, RootFormat, RootFormatFactory, RootOptions};
 pub use source::RootSource;

@@ -16,6 +16,7 @@ use tokio::sync::mpsc;
 
 use super::file_format::RootOptions;
 use super::open::{external, open_tree, reader_for};
+use super::zip::{self, Source};
 
 /// Batches of fewer entries are merged with the next clusters (uproot writes tiny clusters).
 const MIN_CHUNK_ENTRIES: u64 = 65_536;
@@ -52,8 +53,16 @@ impl FileOpener for RootOpener {
             tokio::task::spawn_blocking(move || {
                 let run = || -> Result<()> {
                     let tree = open_tree(reader, &name, &options)?;
-                    let columns = column_indexes(&tree, &schema, &name)?;
-                    let wanted: Vec<usize> = columns.iter().filter_map(|c| *c).collect();
+                    let sources =
+                        zip::sources(&tree.schema(), &schema, options.zip_collections, &name)?;
+                    let wanted: Vec<usize> = sources
+                        .iter()
+                        .flat_map(|s| match s {
+                            Source::Branch(c) => vec![*c],
+                            Source::Collection(members) => members.clone(),
+                        })
+                        .flatten()
+                        .collect();
                     let chunks = chunks(&tree, byte_range, size, min_chunk, limit);
                     for entries in chunks {
                         if let Some(remote) = &remote {
@@ -62,7 +71,7 @@ impl FileOpener for RootOpener {
                                 DataFusionError::Execution(format!("'{name}': {e}"))
                             })?;
                         }
-                        let batch = read_chunk(&tree, &schema, &columns, &wanted, entries)?;
+                        let batch = read_chunk(&tree, &schema, &sources, &wanted, entries, &name)?;
                         if tx.blocking_send(Ok(batch)).is_err() {
                             return Ok(()); // the consumer is gone (LIMIT reached, cancelled)
                         }
@@ -82,38 +91,15 @@ impl FileOpener for RootOpener {
     }
 }
 
-/// For each projected table column, its index in this file's tree schema (None: the file
-/// lacks the branch and the column reads as NULL). A branch of another type is an error.
-fn column_indexes(tree: &Tree, table: &SchemaRef, file: &str) -> Result<Vec<Option<usize>>> {
-    let schema = tree.schema();
-    table
-        .fields()
-        .iter()
-        .map(|field| match schema.index_of(field.name()) {
-            Ok(i) => {
-                let have = schema.field(i).data_type();
-                if have == field.data_type() {
-                    Ok(Some(i))
-                } else {
-                    Err(DataFusionError::Execution(format!(
-                        "'{file}': branch '{}' is {have} here but {} in the table",
-                        field.name(),
-                        field.data_type()
-                    )))
-                }
-            }
-            Err(_) => Ok(None),
-        })
-        .collect()
-}
-
-/// Decodes `entries` of the wanted branches and lays them out as the table's columns.
+/// Decodes `entries` of the wanted branches and lays them out as the table's columns: a
+/// branch this file lacks reads as NULL, a zipped collection is assembled from its members.
 fn read_chunk(
     tree: &Tree,
     schema: &SchemaRef,
-    columns: &[Option<usize>],
+    sources: &[Source],
     wanted: &[usize],
     entries: Range<u64>,
+    file: &str,
 ) -> Result<RecordBatch> {
     let rows = (entries.end - entries.start) as usize;
     let decoded = if wanted.is_empty() {
@@ -121,19 +107,31 @@ fn read_chunk(
     } else {
         Some(tree.read(wanted, entries).map_err(external)?)
     };
+    // `wanted` lists the branches in the order `sources` names them.
     let mut next = 0;
-    let arrays: Vec<ArrayRef> = columns
-        .iter()
-        .zip(schema.fields())
-        .map(|(column, field)| match (column, &decoded) {
-            (Some(_), Some(batch)) => {
-                let array = Arc::clone(batch.column(next));
+    let mut take = |present: bool| -> Option<ArrayRef> {
+        match (present, &decoded) {
+            (true, Some(batch)) => {
+                let array = batch.columns().get(next).map(Arc::clone);
                 next += 1;
                 array
             }
-            _ => new_null_array(field.data_type(), rows),
-        })
-        .collect();
+            _ => None,
+        }
+    };
+    let arrays: Vec<ArrayRef> =
+        sources
+            .iter()
+            .zip(schema.fields())
+            .map(|(source, field)| match source {
+                Source::Branch(column) => Ok(take(column.is_some())
+                    .unwrap_or_else(|| new_null_array(field.data_type(), rows))),
+                Source::Collection(members) => {
+                    let members = members.iter().map(|m| take(m.is_some())).collect();
+                    zip::assemble(field, members, rows, file)
+                }
+            })
+            .collect::<Result<_>>()?;
     let options = RecordBatchOptions::new().with_row_count(Some(rows));
     Ok(RecordBatch::try_new_with_options(
         Arc::clone(schema),
