@@ -513,6 +513,29 @@ impl Tree {
         })
     }
 
+    /// Fetches and decompresses, in parallel, every basket that [`Tree::read`] would for these
+    /// columns and entries, without decoding them; returns the uncompressed bytes. This is the
+    /// physical limit a read cannot beat, which the reader benchmark compares against.
+    pub fn load_baskets(&self, columns: &[usize], entries: Range<u64>) -> Result<u64> {
+        self.check_range(&entries)?;
+        let mut wanted: Vec<(usize, &BasketRef)> = Vec::new();
+        for &c in columns {
+            if let Some(&b) = self.columns.get(c) {
+                wanted.extend(
+                    self.baskets[b]
+                        .iter()
+                        .filter(|r| overlaps(r, &entries))
+                        .map(|r| (b, r)),
+                );
+            }
+        }
+        let sizes: Vec<Result<u64>> = wanted
+            .par_iter()
+            .map(|&(b, r)| self.load(b, r).map(|l| l.data.len() as u64))
+            .collect();
+        sizes.into_iter().sum()
+    }
+
     /// Reads columns (indexes into [`Tree::schema`]) for an entry range into one record batch.
     /// Baskets are fetched and decompressed in parallel.
     pub fn read(&self, columns: &[usize], entries: Range<u64>) -> Result<RecordBatch> {
