@@ -8,8 +8,8 @@ one untimed run first, then the median of --repeat runs):
   serially by default) against hepq-root reading the same branches into Arrow with 1 thread,
   for zlib, lz4 and zstd files of --events NanoAOD-like events (bench/prepare.py);
 * hepq-root with 2 threads against 1 thread;
-* hepq-root's read against the raw fetch + decompression of the same baskets (`load_baskets`),
-  the physical limit of any reader;
+* hepq-root's read against the raw fetch + decompression of the same baskets into memory
+  (`Tree::load_baskets`), the physical limit of any reader;
 * peak memory (max RSS) of a full-file SQL aggregation through the `hepq` CLI at --events and at
   10x --events: a streaming scan keeps it flat.
 
@@ -210,7 +210,10 @@ def render(r: dict) -> str:
         f"Input: {r['events']:,} NanoAOD-like events (the 1000 CMS open-data events replicated, "
         "`bench/prepare.py`, written by uproot), all `Jet_*` and `Muon_*` branches into Arrow "
         "(hepq-root) or awkward (uproot `tree.arrays()`). Warm cache; median of "
-        f"{r['repeat']} runs after one untimed run.",
+        f"{r['repeat']} runs after one untimed run. *Raw decompression* fetches and decompresses "
+        "every basket of the same branches into memory that is held until the run ends, as a "
+        "read's output is (`Tree::load_baskets`: no entry-offset parsing, no decoding) — the "
+        "physical limit of a reader. Ratios above 1 are better for hepq.",
         "",
         "| codec | branches | compressed MB | uncompressed MB | uproot 1 thread s | hepq 1 thread s | "
         "**uproot / hepq** (target ≥ 2) | hepq 2 threads s | **1t / 2t** (target ≥ 1.8) | "

@@ -2,7 +2,8 @@
 //! decompression of the same baskets, with a given number of threads.
 //!
 //! ```text
-//! root_read_bench FILE [--tree Events] [--branches 'Jet_*,Muon_*'] [--threads 1,2] [--repeat 5]
+//! root_read_bench FILE [--tree Events] [--branches 'Jet_*,Muon_*'] [--threads 1,2]
+//!                 [--modes read,decompress] [--repeat 5]
 //! ```
 //!
 //! Prints one JSON object per (mode, threads): the median and every run's seconds, the entries,
@@ -21,6 +22,7 @@ struct Args {
     tree: String,
     patterns: Vec<String>,
     threads: Vec<usize>,
+    modes: Vec<String>,
     repeat: usize,
 }
 
@@ -30,6 +32,7 @@ fn parse_args() -> Result<Args, String> {
         tree: "Events".into(),
         patterns: vec!["Jet_*".into(), "Muon_*".into()],
         threads: vec![1, 2],
+        modes: vec!["read".into(), "decompress".into()],
         repeat: 5,
     };
     let mut it = std::env::args().skip(1);
@@ -49,6 +52,7 @@ fn parse_args() -> Result<Args, String> {
                     .map(|t| t.parse().map_err(|e| format!("--threads {t:?}: {e}")))
                     .collect::<Result<_, _>>()?
             }
+            "--modes" => args.modes = value("--modes")?.split(',').map(str::to_string).collect(),
             "--repeat" => {
                 let r = value("--repeat")?;
                 args.repeat = r.parse().map_err(|e| format!("--repeat {r:?}: {e}"))?
@@ -125,7 +129,7 @@ fn run() -> Result<(), String> {
             .num_threads(threads)
             .build()
             .map_err(|e| e.to_string())?;
-        for mode in ["read", "decompress"] {
+        for mode in args.modes.iter().map(String::as_str) {
             let once = || -> Result<(), String> {
                 match mode {
                     "read" => {
@@ -134,10 +138,15 @@ fn run() -> Result<(), String> {
                             return Err(format!("read {} rows of {entries}", batch.num_rows()));
                         }
                     }
-                    _ => {
-                        tree.load_baskets(&columns, 0..entries)
+                    "decompress" => {
+                        let baskets = tree
+                            .load_baskets(&columns, 0..entries)
                             .map_err(|e| e.to_string())?;
+                        if baskets.is_empty() {
+                            return Err("no baskets".into());
+                        }
                     }
+                    other => return Err(format!("unknown mode {other:?} (read, decompress)")),
                 }
                 Ok(())
             };

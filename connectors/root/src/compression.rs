@@ -105,6 +105,21 @@ pub fn decompress(compressed: &[u8], expected: usize) -> Result<Vec<u8>, Malform
         }
         let body = &rest[body_start..body_start + c_len];
         let start = out.len();
+        // zlib and zstd write straight into the vector's spare capacity (no zero-filling
+        // first); zstd only can do so for the first block, as it fills from the start.
+        match &magic {
+            b"ZL" => {
+                inflate_append(body, &mut out, u_len)?;
+                pos += body_start + c_len;
+                continue;
+            }
+            b"ZS" if start == 0 => {
+                unzstd_into_empty(body, &mut out, u_len)?;
+                pos += body_start + c_len;
+                continue;
+            }
+            _ => {}
+        }
         out.resize(start + u_len, 0);
         let dst = &mut out[start..];
         match &magic {
@@ -163,6 +178,63 @@ fn inflate(body: &[u8], dst: &mut [u8], zlib_header: bool) -> PResult<()> {
         ));
     }
     Ok(())
+}
+
+/// Inflates one zlib block onto the end of `out`, which must grow by exactly `u_len`.
+fn inflate_append(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
+    thread_local! {
+        static INFLATE: std::cell::RefCell<flate2::Decompress> =
+            std::cell::RefCell::new(flate2::Decompress::new(true));
+    }
+    let start = out.len();
+    out.reserve_exact(u_len);
+    INFLATE.with(|d| {
+        let mut d = d.borrow_mut();
+        d.reset(true);
+        // decompress_vec writes at most the spare capacity: exactly u_len bytes.
+        let status = d
+            .decompress_vec(body, out, flate2::FlushDecompress::Finish)
+            .map_err(|e| crate::error::Malformed(format!("zlib: {e}")))?;
+        let produced = out.len() - start;
+        if status != flate2::Status::StreamEnd || produced != u_len {
+            out.truncate(start);
+            return malformed(format!(
+                "zlib block gave {produced} bytes, expected {u_len}"
+            ));
+        }
+        Ok(())
+    })
+}
+
+/// Decompresses one zstd block into the empty `out`, which must end with exactly `u_len` bytes.
+fn unzstd_into_empty(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
+    thread_local! {
+        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
+    }
+    out.clear();
+    out.reserve_exact(u_len);
+    ZSTD.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            *cell = Some(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?,
+            );
+        }
+        let Some(d) = cell.as_mut() else {
+            return malformed("zstd: no decompression context");
+        };
+        // Writes into the spare capacity only: at most u_len bytes.
+        let n = d
+            .decompress_to_buffer(body, out)
+            .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
+        if n != u_len || out.len() != u_len {
+            out.clear();
+            return malformed(format!("zstd block gave {n} bytes, expected {u_len}"));
+        }
+        Ok(())
+    })
 }
 
 fn unxz(body: &[u8], dst: &mut [u8]) -> PResult<()> {

@@ -307,6 +307,17 @@ impl Builder {
         }
     }
 
+    /// Reserves room for the values held in `bytes` bytes of basket data (an upper bound:
+    /// headers and unread entries are counted too), for the plans whose values are numbers.
+    pub(crate) fn reserve_values(&mut self, bytes: usize) {
+        if let Plan::Fixed { elem, .. } | Plan::Jagged { elem, .. } | Plan::VecVec { elem } =
+            &self.plan
+        {
+            let n = bytes / elem.size().max(1);
+            self.values.reserve(n.saturating_sub(self.values.len()));
+        }
+    }
+
     /// Bytes of one entry of a fixed-size plan.
     pub(crate) fn fixed_entry_size(plan: &Plan) -> Option<usize> {
         match plan {
@@ -368,10 +379,119 @@ impl Builder {
             self.rows += b - a;
             return Ok(());
         }
+        if let Plan::Jagged {
+            elem,
+            dims,
+            header: 0,
+            ..
+        } = &plan
+        {
+            // Leaf-lists `T[n]`: entries lie back to back, so all of `a..b` is one copy and
+            // the list offsets follow from the entry boundaries.
+            let item = elem.size() * dims.iter().product::<usize>();
+            return self.push_leaf_list(basket, a, b, counts, *elem, item);
+        }
         let ranges = self.entry_ranges(basket, counts)?;
         for &(s, e) in &ranges[a..b] {
             self.push_entry(&d[s..e])?;
         }
+        self.rows += b - a;
+        Ok(())
+    }
+
+    /// Appends entries `[a, b)` of a leaf-list basket: entry boundaries from the basket's entry
+    /// offsets, or from the counter's `counts` when it has none.
+    fn push_leaf_list(
+        &mut self,
+        basket: &Loaded,
+        a: usize,
+        b: usize,
+        counts: Option<&[u32]>,
+        elem: Elem,
+        item: usize,
+    ) -> PResult<()> {
+        let d = basket.data.as_slice();
+        let n = basket.entries;
+        if item == 0 {
+            return malformed("leaf-list of zero-sized items");
+        }
+        let mut last = *self.outer.last().unwrap_or(&0);
+        self.outer.reserve(b - a);
+        let (start, end) = match (&basket.offsets, counts) {
+            (Some(o), _) => {
+                if o.len() != n + 1 {
+                    return malformed("entry offset table does not match the entry count");
+                }
+                let bounds = &o[a..=b];
+                let (first, end) = (bounds[0] as usize, bounds[b - a] as usize);
+                if first > end || end - first > i32::MAX as usize {
+                    return malformed("entry offsets out of order or too large");
+                }
+                // The list offset of each entry is its byte offset / item size; item sizes are
+                // almost always powers of two, where that is a shift (no division per entry).
+                let base = last as i64 - (first / item) as i64;
+                // Written as plain maps and folds so that they vectorise.
+                let ordered = bounds.windows(2).fold(true, |ok, w| ok & (w[0] <= w[1]));
+                let aligned = if item.is_power_of_two() {
+                    let (shift, mask) = (item.trailing_zeros(), item as u32 - 1);
+                    let first = first as u32;
+                    self.outer.extend(
+                        bounds[1..]
+                            .iter()
+                            .map(|&o| (base + (o >> shift) as i64) as i32),
+                    );
+                    bounds
+                        .iter()
+                        .fold(true, |ok, &o| ok & (o.wrapping_sub(first) & mask == 0))
+                } else {
+                    self.outer.extend(
+                        bounds[1..]
+                            .iter()
+                            .map(|&o| (base + (o as usize / item) as i64) as i32),
+                    );
+                    bounds.iter().fold(true, |ok, &o| {
+                        ok & ((o as usize).wrapping_sub(first) % item == 0)
+                    })
+                };
+                let bad = !(ordered && aligned);
+                if bad || base + (end / item) as i64 > i32::MAX as i64 {
+                    return malformed(format!(
+                        "entries are not whole numbers of {item}-byte items, or out of order"
+                    ));
+                }
+                (first, end)
+            }
+            (None, Some(counts)) => {
+                if counts.len() != n {
+                    return malformed("counter branch does not match the basket's entries");
+                }
+                let before: usize = counts[..a].iter().map(|&c| c as usize).sum();
+                let mut items = 0usize;
+                for &c in &counts[a..b] {
+                    items += c as usize;
+                    last = last.checked_add(off(c as usize)?).ok_or_else(|| {
+                        crate::error::Malformed("more than 2^31 list values".into())
+                    })?;
+                    self.outer.push(last);
+                }
+                let start = before.checked_mul(item);
+                let end = (before + items).checked_mul(item);
+                match (start, end) {
+                    (Some(s), Some(e)) => (s, e),
+                    _ => return malformed("counter values overflow"),
+                }
+            }
+            (None, None) => {
+                return malformed("variable-length branch without entry offsets or counter");
+            }
+        };
+        if start > end || end > d.len() {
+            return malformed(format!(
+                "entries span bytes {start}..{end} of a basket of {} bytes",
+                d.len()
+            ));
+        }
+        self.values.push(elem, &d[start..end]);
         self.rows += b - a;
         Ok(())
     }

@@ -561,16 +561,31 @@ pub(crate) fn entry_offsets(
             "entry offset table holds {n} offsets for {nev_buf} entries"
         ));
     }
-    let raw = c.i32_array(nev_buf)?;
-    let mut out = Vec::with_capacity(nev_buf + 1);
-    let mut prev = 0u32;
-    for o in raw {
-        let o = o as i64 - keylen as i64;
-        if o < prev as i64 || o > border as i64 {
-            return malformed(format!("entry offset {o} out of order or beyond {border}"));
+    let raw = c.take(nev_buf.saturating_mul(4))?;
+    // The hot path of every jagged basket: a plain map and a fold (they vectorise); the slow
+    // path below names the offending offset.
+    let (keylen, border_i) = (keylen as i64, border as i64);
+    let mut out: Vec<u32> = Vec::with_capacity(nev_buf + 1);
+    out.extend(raw.chunks_exact(4).map(|b| {
+        let o = i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64 - keylen;
+        o.clamp(0, border_i) as u32
+    }));
+    let valid = raw
+        .chunks_exact(4)
+        .fold((true, 0i64), |(ok, prev), b| {
+            let o = i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64 - keylen;
+            (ok & (o >= prev) & (o <= border_i), o)
+        })
+        .0;
+    if !valid {
+        let mut prev = 0i64;
+        for b in raw.chunks_exact(4) {
+            let o = i32::from_be_bytes([b[0], b[1], b[2], b[3]]) as i64 - keylen;
+            if o < prev || o > border_i {
+                return malformed(format!("entry offset {o} out of order or beyond {border}"));
+            }
+            prev = o;
         }
-        prev = o as u32;
-        out.push(prev);
     }
     out.push(border as u32);
     Ok(out)

@@ -425,9 +425,11 @@ impl Tree {
             ));
         }
         let loaded: Vec<Result<Loaded>> = wanted.par_iter().map(|r| self.load(branch, r)).collect();
+        let loaded = loaded.into_iter().collect::<Result<Vec<Loaded>>>()?;
         let mut builder = Builder::new(&plan, (entries.end - entries.start) as usize);
+        // The decompressed bytes bound the values: one exact reservation instead of doubling.
+        builder.reserve_values(loaded.iter().map(|l| l.data.len()).sum());
         for (r, l) in wanted.iter().zip(loaded) {
-            let l = l?;
             let a = entries.start.max(r.start) - r.start;
             let b = entries.end.min(r.stop) - r.start;
             let counts = if l.offsets.is_none() {
@@ -513,10 +515,11 @@ impl Tree {
         })
     }
 
-    /// Fetches and decompresses, in parallel, every basket that [`Tree::read`] would for these
-    /// columns and entries, without decoding them; returns the uncompressed bytes. This is the
-    /// physical limit a read cannot beat, which the reader benchmark compares against.
-    pub fn load_baskets(&self, columns: &[usize], entries: Range<u64>) -> Result<u64> {
+    /// Fetches and decompresses, in parallel, every basket on disk that [`Tree::read`] would
+    /// for these columns and entries, without parsing or decoding them, and returns the
+    /// decompressed baskets (held in memory, as a read's output is). This is the physical
+    /// limit a read cannot beat, which the reader benchmark compares against.
+    pub fn load_baskets(&self, columns: &[usize], entries: Range<u64>) -> Result<Vec<Vec<u8>>> {
         self.check_range(&entries)?;
         let mut wanted: Vec<(usize, &BasketRef)> = Vec::new();
         for &c in columns {
@@ -529,11 +532,27 @@ impl Tree {
                 );
             }
         }
-        let sizes: Vec<Result<u64>> = wanted
+        let baskets: Vec<Result<Vec<u8>>> = wanted
             .par_iter()
-            .map(|&(b, r)| self.load(b, r).map(|l| l.data.len() as u64))
+            .map(|&(b, r)| match r.loc {
+                // Embedded baskets were decompressed with the tree's metadata.
+                Location::Embedded(_) => Ok(Vec::new()),
+                Location::Disk { seek, len } => {
+                    let bytes = self
+                        .file
+                        .inner
+                        .read(seek, len, "basket")
+                        .map_err(|e| self.branch_error(b, e))?;
+                    let h = meta::basket_header(&bytes).map_err(|e| self.branch_error(b, e))?;
+                    if h.nbytes > bytes.len() || h.keylen > h.nbytes {
+                        return Err(self.branch_error(b, "basket larger than its record"));
+                    }
+                    compression::decompress(&bytes[h.keylen..h.nbytes], h.objlen)
+                        .map_err(|e| self.branch_error(b, e))
+                }
+            })
             .collect();
-        sizes.into_iter().sum()
+        baskets.into_iter().collect()
     }
 
     /// Reads columns (indexes into [`Tree::schema`]) for an entry range into one record batch.
