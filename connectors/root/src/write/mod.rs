@@ -415,34 +415,42 @@ impl<W: Write + Seek> TreeWriter<W> {
             })
             .sum();
         let big = self.pos + bound >= START_BIG_FILE;
-        let payloads: Vec<std::io::Result<(Vec<u8>, Option<Vec<u8>>, usize, usize, u32)>> = taken
-            .par_iter()
+        let prepared: Vec<std::io::Result<Prepared>> = taken
+            .into_par_iter()
             .zip(branches.par_iter())
             .map(|(k, b)| {
                 let keylen = layout::key_len("TBasket", &b.plan.name, &tree_name, big) + 19;
-                let (payload, last) = basket_payload(&b.plan, k, keylen);
-                let stored = compress::compress(&payload, compression)?;
                 let nev_buf_size = if b.plan.has_offsets() {
                     (k.entries + 1).max(1000)
                 } else {
                     b.plan.entry_size()
                 };
-                Ok((payload, stored, keylen, last, nev_buf_size as u32))
+                let (entries, max) = (k.entries, k.max);
+                let (payload, last) = basket_payload(&b.plan, k, keylen);
+                let stored = compress::compress(&payload, compression)?;
+                Ok(Prepared {
+                    payload,
+                    stored,
+                    keylen,
+                    last,
+                    nev_buf_size,
+                    entries,
+                    max,
+                })
             })
             .collect();
         let first_entry = self.entries;
         let entries = self.cluster_rows;
         let mut out: Vec<u8> = Vec::new();
         let mut pos = self.pos;
-        for ((res, b), k) in payloads.into_iter().zip(branches.iter_mut()).zip(&taken) {
-            let (payload, stored, keylen, last, nev_buf_size) =
-                res.map_err(|source| Error::Io {
-                    file: self.file_name.clone(),
-                    source,
-                })?;
-            let body: &[u8] = stored.as_deref().unwrap_or(&payload);
-            let nbytes = keylen + body.len();
-            if nbytes > i32::MAX as usize {
+        for (res, b) in prepared.into_iter().zip(branches.iter_mut()) {
+            let p = res.map_err(|source| Error::Io {
+                file: self.file_name.clone(),
+                source,
+            })?;
+            let body: &[u8] = p.stored.as_deref().unwrap_or(&p.payload);
+            let nbytes = p.keylen + body.len();
+            if nbytes > i32::MAX as usize || p.payload.len() > i32::MAX as usize {
                 return Err(Error::Write {
                     file: self.file_name.clone(),
                     tree: tree_name.clone(),
@@ -454,7 +462,7 @@ impl<W: Write + Seek> TreeWriter<W> {
             }
             let key = KeyHeader {
                 nbytes: nbytes as u32,
-                objlen: payload.len() as u32,
+                objlen: p.payload.len() as u32,
                 datime,
                 cycle: 1,
                 seek_key: pos,
@@ -468,22 +476,22 @@ impl<W: Write + Seek> TreeWriter<W> {
             let start = out.len();
             key.write(&mut out);
             out.extend_from_slice(&3u16.to_be_bytes());
-            let buffer_size = (keylen + payload.len()).max(32000).min(i32::MAX as usize);
+            let buffer_size = (p.keylen + p.payload.len()).clamp(32000, i32::MAX as usize);
             out.extend_from_slice(&(buffer_size as i32).to_be_bytes());
-            out.extend_from_slice(&(nev_buf_size as i32).to_be_bytes());
-            out.extend_from_slice(&(k.entries as i32).to_be_bytes());
-            out.extend_from_slice(&(last as i32).to_be_bytes());
+            out.extend_from_slice(&(p.nev_buf_size.min(i32::MAX as usize) as i32).to_be_bytes());
+            out.extend_from_slice(&(p.entries as i32).to_be_bytes());
+            out.extend_from_slice(&(p.last as i32).to_be_bytes());
             out.push(0);
-            debug_assert_eq!(out.len() - start, keylen);
+            debug_assert_eq!(out.len() - start, p.keylen);
             out.extend_from_slice(body);
             b.baskets.push(BasketRecord {
                 seek: pos,
                 nbytes: nbytes as u32,
                 first_entry,
             });
-            b.tot_bytes += (keylen + payload.len()) as i64;
+            b.tot_bytes += (p.keylen + p.payload.len()) as i64;
             b.zip_bytes += nbytes as i64;
-            b.max = b.max.max(k.max);
+            b.max = b.max.max(p.max);
             pos += nbytes as u64;
             // keep the staging buffer small
             if out.len() > 8 << 20 {
@@ -631,15 +639,26 @@ impl<W: Write + Seek> TreeWriter<W> {
     }
 }
 
+/// One basket, compressed and ready to be framed by its key.
+struct Prepared {
+    payload: Vec<u8>,
+    stored: Option<Vec<u8>>,
+    keylen: usize,
+    last: usize,
+    nev_buf_size: usize,
+    entries: usize,
+    max: i64,
+}
+
 /// A basket's uncompressed payload (data, then the entry-offset table for branches that have
 /// one) and `fLast` (where the data ends, counted from the key's start).
-fn basket_payload(plan: &BranchPlan, k: &Basket, keylen: usize) -> (Vec<u8>, usize) {
+fn basket_payload(plan: &BranchPlan, k: Basket, keylen: usize) -> (Vec<u8>, usize) {
     let last = keylen + k.data.len();
     if !plan.has_offsets() {
-        return (k.data.clone(), last);
+        return (k.data, last);
     }
-    let mut p = Vec::with_capacity(k.data.len() + 4 * (k.offsets.len() + 2));
-    p.extend_from_slice(&k.data);
+    let mut p = k.data;
+    p.reserve(4 * (k.offsets.len() + 2));
     p.extend_from_slice(&((k.offsets.len() + 1) as i32).to_be_bytes());
     for &o in &k.offsets {
         p.extend_from_slice(&((o as usize + keylen) as i32).to_be_bytes());

@@ -578,3 +578,113 @@ fn sliced_batches_write_their_own_rows() {
     let (_, got) = read_all(bytes, "Events");
     assert_parts(&parts, &got);
 }
+
+/// A sink that keeps only the 4 KiB pages holding something other than zeros, and reads the
+/// rest back as zeros: a file of several GB in a few MB of memory.
+#[derive(Default)]
+struct SparseFile {
+    pages: std::collections::HashMap<u64, Vec<u8>>,
+    pos: u64,
+    len: u64,
+}
+
+const PAGE: u64 = 4096;
+
+impl std::io::Write for SparseFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut at = 0usize;
+        while at < buf.len() {
+            let page = (self.pos + at as u64) / PAGE;
+            let off = ((self.pos + at as u64) % PAGE) as usize;
+            let n = (PAGE as usize - off).min(buf.len() - at);
+            let chunk = &buf[at..at + n];
+            if chunk.iter().any(|&b| b != 0) || self.pages.contains_key(&page) {
+                let p = self
+                    .pages
+                    .entry(page)
+                    .or_insert_with(|| vec![0; PAGE as usize]);
+                p[off..off + n].copy_from_slice(chunk);
+            }
+            at += n;
+        }
+        self.pos += buf.len() as u64;
+        self.len = self.len.max(self.pos);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl std::io::Seek for SparseFile {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        match to {
+            std::io::SeekFrom::Start(p) => self.pos = p,
+            _ => return Err(std::io::Error::other("only absolute seeks")),
+        }
+        Ok(self.pos)
+    }
+}
+
+impl crate::ReadAt for SparseFile {
+    fn read_at(&self, offset: u64, len: usize) -> std::io::Result<bytes::Bytes> {
+        if offset + len as u64 > self.len {
+            return Err(std::io::Error::other("past the end"));
+        }
+        let mut out = vec![0u8; len];
+        for (i, b) in out.iter_mut().enumerate() {
+            let p = offset + i as u64;
+            if let Some(page) = self.pages.get(&(p / PAGE)) {
+                *b = page[(p % PAGE) as usize];
+            }
+        }
+        Ok(out.into())
+    }
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.len)
+    }
+}
+
+#[test]
+fn files_past_2_gb_use_64_bit_offsets() {
+    // 2.2 GB of zeros in 40 MB baskets, stored uncompressed, then a last batch of marked values
+    let rows = 1 << 20;
+    let schema = Arc::new(Schema::new(vec![Field::new("x", DataType::Float32, false)]));
+    let zeros = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Float32Array::from(vec![0.0f32; rows]))],
+    )
+    .unwrap();
+    let tail = RecordBatch::try_new(
+        schema.clone(),
+        vec![Arc::new(Float32Array::from_iter_values(
+            (0..1000).map(|i| i as f32 + 0.5),
+        ))],
+    )
+    .unwrap();
+    let options = WriteOptions {
+        basket: BasketSize::Entries(10 << 20),
+        compression: Compression::new("none", 0).unwrap(),
+        ..Default::default()
+    };
+    let mut w = TreeWriter::new(SparseFile::default(), "big.root", schema, options).unwrap();
+    let n = 525u64;
+    for _ in 0..n {
+        w.write(&zeros).unwrap();
+    }
+    w.write(&tail).unwrap();
+    let sink = w.finish().unwrap();
+    assert!(sink.len > START_BIG_FILE + (100 << 20), "{}", sink.len);
+    let f = RootFile::open(Arc::new(sink), "big.root").unwrap();
+    assert!(f.version() > 0);
+    let t = f.tree("Events").unwrap();
+    let total = n * rows as u64 + 1000;
+    assert_eq!(t.entries(), total);
+    let last = t.read(&[0], total - 1000..total).unwrap();
+    assert_eq!(last.column(0).as_ref(), tail.column(0).as_ref());
+    let before = t.read(&[0], total - 1010..total - 1000).unwrap();
+    assert_eq!(
+        before.column(0).as_ref(),
+        zeros.column(0).slice(0, 10).as_ref()
+    );
+}
