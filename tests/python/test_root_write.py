@@ -313,3 +313,28 @@ def test_sql_copy_options_and_errors(hepq, tmp_path):
         f"COPY (SELECT 1 AS x) TO '{tmp_path / 'bad.root'}' STORED AS ROOT OPTIONS ('level' 'high')", check=False
     )
     assert bad.returncode != 0 and "level" in bad.stderr and "panicked" not in bad.stderr
+
+
+def test_demo_ships_the_lhc_events_as_root_files(hepq, tmp_path):
+    """`hepq demo` copies the LHC Parquet table to ROOT files (COPY … STORED AS ROOT); uproot
+    reads every file back with the same events and values as pyarrow reads from the Parquet."""
+    import pyarrow.parquet as pq
+
+    warehouse = tmp_path / "wh"
+    run = hepq.run("demo", "--warehouse", warehouse, "--lhc-events", "3000", "--legend-hits", "1000", timeout=600)
+    assert "STORED AS ROOT" in run.stdout
+    parquet_files = sorted((warehouse / "tables" / "lhc_events").rglob("*.parquet"))
+    root_files = sorted((warehouse / "root" / "lhc_events").rglob("*.root"))
+    assert parquet_files and len(root_files) == len(parquet_files)
+    total = 0
+    for pq_file, root_file in zip(parquet_files, root_files):
+        assert root_file.relative_to(warehouse / "root").with_suffix("") == pq_file.relative_to(warehouse / "tables").with_suffix("")
+        table = pq.read_table(pq_file).sort_by([("luminosityBlock", "ascending"), ("event", "ascending")])
+        with uproot.open(root_file) as f:
+            tree = f["Events"]
+            assert f.file.compression == uproot.ZSTD(5)
+            assert set(tree.keys()) == set(table.column_names)
+            for name in table.column_names:
+                assert same(uproot_column(tree, name), table.column(name).to_pylist()), name
+        total += table.num_rows
+    assert total == 3000

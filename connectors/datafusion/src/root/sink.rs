@@ -24,8 +24,8 @@ use datafusion::execution::{SendableRecordBatchStream, TaskContext};
 use datafusion::physical_plan::{DisplayAs, DisplayFormatType};
 use futures::StreamExt;
 use hepq_root::write::{BasketSize, Compression, TreeWriter, WriteOptions};
-use object_store::{ObjectStoreExt, PutPayload};
 use object_store::path::Path as StorePath;
+use object_store::{ObjectStoreExt, PutPayload};
 
 /// Writes a query's result as a ROOT file with one TTree.
 #[derive(Debug)]
@@ -175,7 +175,7 @@ impl DataSink for RootSink {
         let file: PathBuf = if local {
             let p = PathBuf::from(format!("/{target}"));
             if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| DataFusionError::IoError(e))?;
+                std::fs::create_dir_all(dir).map_err(DataFusionError::IoError)?;
             }
             p
         } else {
