@@ -51,6 +51,7 @@ cargo build --workspace --bins --examples
 
 step "pytest tests/python"
 HEPQ_BIN="$TARGET_DIR/debug/hepq" HEPQ_ROOT_DUMP="$TARGET_DIR/debug/examples/root_dump" \
+    HEPQ_ROOT_WRITE="$TARGET_DIR/debug/examples/root_write" \
     "$VENV/bin/python" -m pytest -q tests/python
 
 step "all tests passed"

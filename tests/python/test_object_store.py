@@ -260,3 +260,33 @@ def test_http_missing_file_is_a_clean_error(hepq, http_file):
     assert run.stderr.startswith("Error: "), run.describe()
     assert "nope.parquet" in run.stderr, run.describe()
 
+
+
+def test_s3_copy_to_root(hepq, s3_endpoint, tmp_path):
+    """COPY … TO 's3://…' STORED AS ROOT: the writer's local temporary file is uploaded in parts;
+    uproot reads the object back."""
+    boto3 = pytest.importorskip("boto3")
+    uproot = pytest.importorskip("uproot")
+    env = {
+        "AWS_ENDPOINT": s3_endpoint,
+        "AWS_ALLOW_HTTP": "true",
+        "AWS_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "x",
+        "AWS_SECRET_ACCESS_KEY": "y",
+    }
+    rows = hepq.sql(
+        f"COPY (SELECT nJet, Jet_pt, MET_pt FROM lhc ORDER BY event) TO 's3://{BUCKET}/copies/lhc.root' "
+        "STORED AS ROOT OPTIONS ('compression' 'zstd')",
+        register={"lhc": f"s3://{BUCKET}/{PREFIX}/"},
+        env=env,
+    )
+    s3 = boto3.client(
+        "s3", endpoint_url=s3_endpoint, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    local = tmp_path / "lhc.root"
+    s3.download_file(BUCKET, "copies/lhc.root", str(local))
+    with uproot.open(local) as f:
+        tree = f["Events"]
+        assert [{"count": tree.num_entries}] == rows
+        assert tree.num_entries > 0
+        assert tree["nJet"].array(library="np").sum() == sum(len(x) for x in tree["Jet_pt"].array(library="ak").tolist())

@@ -79,6 +79,17 @@ pub enum Error {
         /// What is wrong with the argument.
         message: String,
     },
+    /// Writing a tree failed: a column type or value a TTree cannot hold (nulls, counters that
+    /// disagree with their lists), a bad option, or oversized baskets.
+    #[error("{file}: cannot write tree {tree:?}: {message}")]
+    Write {
+        /// The file being written.
+        file: String,
+        /// The tree being written.
+        tree: String,
+        /// What is wrong, naming the column.
+        message: String,
+    },
     /// Building the Arrow arrays failed (an internal inconsistency).
     #[error("{file}: tree {tree:?}: Arrow error: {source}")]
     Arrow {

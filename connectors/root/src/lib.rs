@@ -16,6 +16,7 @@
 //! | `types` | which Arrow type each branch becomes, and why some cannot |
 //! | `decode` | basket bytes → Arrow arrays |
 //! | `tree` | [`Tree`]: schema, branch listing, byte ranges, parallel reads |
+//! | [`write`] | [`write::TreeWriter`]: Arrow batches → a new file with one TTree |
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -44,6 +45,7 @@ mod object;
 mod streamer;
 mod tree;
 mod types;
+pub mod write;
 
 pub use error::{Error, Result};
 pub use file::{RootFile, TreeInfo};

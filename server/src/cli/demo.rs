@@ -1,4 +1,7 @@
 //! `hepq demo`: build the demo warehouse once, then take a guided tour of it.
+//!
+//! The LHC events are also shipped as ROOT files, written from the Parquet table with
+//! `COPY … STORED AS ROOT` into `root/lhc_events/run=…/part-NNNNN.root` beside `tables/`.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -80,6 +83,8 @@ pub async fn run(warehouse: Option<PathBuf>, lhc_events: u64, legend_hits: u64) 
         .map_err(|e| CliError::Message(format!("cannot create '{}': {e}", tables.display())))?;
     ensure_table(&tables, "lhc_events", Dataset::Lhc, lhc_events)?;
     ensure_table(&tables, "legend_hits", Dataset::Legend, legend_hits)?;
+    let root_events = warehouse.join("root").join("lhc_events");
+    ensure_root_copy(&tables.join("lhc_events"), &root_events).await?;
 
     let engine = EngineArgs {
         warehouse: Some(warehouse.clone()),
@@ -98,6 +103,25 @@ pub async fn run(warehouse: Option<PathBuf>, lhc_events: u64, legend_hits: u64) 
         let batches = execute_with_progress(&session, df).await?;
         let stdout = std::io::stdout();
         write_batches(&mut stdout.lock(), OutputFormat::Table, &batches)?;
+        println!("({:.3}s)\n", started.elapsed().as_secs_f64());
+    }
+    if let Some(file) = first_root_file(&root_events) {
+        let sql = format!(
+            "SELECT count(*) AS events, round(avg(MET_pt), 2) AS mean_met_gev, sum(nJet) AS jets \
+             FROM read_root({}, 'Events')",
+            hepq_sql::quote_literal(&file.display().to_string())
+        );
+        println!(
+            "── {}. The same LHC events as ROOT files (written by COPY … STORED AS ROOT), one run read back",
+            TOUR.len() + 1
+        );
+        println!("{}\n", pretty_sql(&sql));
+        let started = Instant::now();
+        if let Some(df) = session.run_script(&sql).await? {
+            let batches = execute_with_progress(&session, df).await?;
+            let stdout = std::io::stdout();
+            write_batches(&mut stdout.lock(), OutputFormat::Table, &batches)?;
+        }
         println!("({:.3}s)\n", started.elapsed().as_secs_f64());
     }
     println!(
@@ -142,6 +166,99 @@ fn ensure_table(tables: &Path, name: &str, dataset: Dataset, rows: u64) -> CliRe
         summary.files,
         human_bytes(summary.bytes)
     );
+    Ok(())
+}
+
+/// Every Parquet file under `dir`, sorted.
+fn parquet_files(dir: &Path, out: &mut Vec<PathBuf>) -> CliResult<()> {
+    let entries = std::fs::read_dir(dir)
+        .map_err(|e| CliError::Message(format!("cannot read '{}': {e}", dir.display())))?;
+    let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            parquet_files(&p, out)?;
+        } else if p.extension().is_some_and(|e| e == "parquet") {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+/// The first ROOT file of the copy (for the tour), if there is one.
+fn first_root_file(dir: &Path) -> Option<PathBuf> {
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    runs.sort();
+    let file = runs.first()?.join("part-00000.root");
+    file.is_file().then_some(file)
+}
+
+/// Writes every file of the Parquet table `parquet` again as a ROOT file under `target`, with
+/// the same `run=` folders, through `COPY … STORED AS ROOT` (tree `Events`, zstd), unless
+/// `target` is already complete. Rows keep the generator's order (by luminosity block and
+/// event), so the same seed gives the same events.
+async fn ensure_root_copy(parquet: &Path, target: &Path) -> CliResult<()> {
+    if target.is_dir() {
+        return Ok(());
+    }
+    let name = target
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let partial = target.with_file_name(format!(".{name}.partial"));
+    if partial.exists() {
+        std::fs::remove_dir_all(&partial).map_err(|e| {
+            CliError::Message(format!("cannot remove '{}': {e}", partial.display()))
+        })?;
+    }
+    let mut files = Vec::new();
+    parquet_files(parquet, &mut files)?;
+    eprintln!("Writing {name} as ROOT files ({} files) …", files.len());
+    let engine = EngineArgs {
+        warehouse: None,
+        threads: None,
+        memory_limit: None,
+    };
+    let session = open_session(&engine).await?;
+    for file in &files {
+        let relative = file
+            .strip_prefix(parquet)
+            .unwrap_or(file)
+            .with_extension("root");
+        let out = partial.join(relative);
+        if let Some(dir) = out.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| {
+                CliError::Message(format!("cannot create '{}': {e}", dir.display()))
+            })?;
+        }
+        session
+            .register(
+                "lhc_part",
+                &file.display().to_string(),
+                Some(hepq_sql::Format::Parquet),
+            )
+            .await?;
+        let sql = format!(
+            "COPY (SELECT * FROM lhc_part ORDER BY luminosityBlock, event) TO {} \
+             STORED AS ROOT OPTIONS ('tree' 'Events', 'compression' 'zstd', 'level' '5')",
+            hepq_sql::quote_literal(&out.display().to_string())
+        );
+        session.query(&sql).await?;
+    }
+    if let Some(dir) = target.parent() {
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::Message(format!("cannot create '{}': {e}", dir.display())))?;
+    }
+    std::fs::rename(&partial, target).map_err(|e| {
+        CliError::Message(format!(
+            "cannot move '{}' into place: {e}",
+            partial.display()
+        ))
+    })?;
     Ok(())
 }
 

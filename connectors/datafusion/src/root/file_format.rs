@@ -11,8 +11,11 @@
 //! |---|---|
 //! | `tree` | path of the TTree inside each file (`Events`, `dir/sub/tree`); optional when a file holds exactly one TTree |
 //! | `collections` | `separate` (default): one column per branch; `zip`: NanoAOD collections (`nJet`, `Jet_pt`, `Jet_eta`, …) become one column `Jet: List<Struct<pt, eta, …>>` (see [`super::zip`]) |
+//!
+//! `COPY (SELECT …) TO 'out.root' STORED AS ROOT OPTIONS (...)` writes one TTree ([`RootSink`](super::sink::RootSink));
+//! its options are listed in [`super::sink::write_options`].
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
@@ -30,7 +33,14 @@ use datafusion::datasource::table_schema::TableSchema;
 use datafusion::physical_plan::ExecutionPlan;
 use object_store::{ObjectMeta, ObjectStore};
 
+use datafusion::datasource::physical_plan::FileSinkConfig;
+use datafusion::datasource::sink::DataSinkExec;
+use datafusion::physical_expr_common::sort_expr::LexRequirement;
+
 use super::open::with_tree;
+use super::sink::{
+    READ_ONLY_OPTIONS, RootSink, WRITE_ONLY_OPTIONS, check_write_option, write_options,
+};
 use super::source::RootSource;
 use super::zip::zip_schema;
 
@@ -44,6 +54,10 @@ pub struct RootOptions {
     pub tree: Option<String>,
     /// `'collections' 'zip'`: NanoAOD collections as `List<Struct>` columns.
     pub zip_collections: bool,
+    /// Options only COPY TO uses (`compression`, `level`, …), as given.
+    pub write: BTreeMap<String, String>,
+    /// Every option name given, to refuse read-only options on writes and vice versa.
+    pub given: BTreeSet<String>,
 }
 
 impl RootOptions {
@@ -52,6 +66,7 @@ impl RootOptions {
         let mut parsed = RootOptions::default();
         for (key, value) in options {
             let key = key.strip_prefix("format.").unwrap_or(key);
+            parsed.given.insert(key.to_string());
             match key {
                 "tree" | "ttree" => parsed.tree = Some(value.clone()),
                 "collections" => {
@@ -66,14 +81,43 @@ impl RootOptions {
                         }
                     }
                 }
+                k if WRITE_ONLY_OPTIONS.contains(&k) => {
+                    check_write_option(k, value)?;
+                    parsed.write.insert(k.to_string(), value.clone());
+                }
                 other => {
                     return plan_err!(
-                        "unknown option '{other}' for STORED AS ROOT (known: 'tree', 'collections')"
+                        "unknown option '{other}' for STORED AS ROOT (known: 'tree', 'collections'; for COPY TO also {})",
+                        WRITE_ONLY_OPTIONS.join(", ")
                     );
                 }
             }
         }
         Ok(parsed)
+    }
+
+    /// Refuses options that only COPY TO understands, naming them.
+    pub fn check_read(&self) -> Result<()> {
+        match self.write.keys().next() {
+            Some(k) => {
+                plan_err!("option '{k}' of STORED AS ROOT is only valid for COPY ... TO (writing)")
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses options that only reads understand, naming them.
+    pub fn check_write(&self) -> Result<()> {
+        match self
+            .given
+            .iter()
+            .find(|k| READ_ONLY_OPTIONS.contains(&k.as_str()))
+        {
+            Some(k) => plan_err!(
+                "option '{k}' of STORED AS ROOT is only valid for reading, not for COPY ... TO"
+            ),
+            None => Ok(()),
+        }
     }
 }
 
@@ -170,6 +214,7 @@ impl FileFormat for RootFormat {
         store: &Arc<dyn ObjectStore>,
         objects: &[ObjectMeta],
     ) -> Result<SchemaRef> {
+        self.options.check_read()?;
         let mut merged: Option<(Schema, String)> = None;
         let zip = self.options.zip_collections;
         for object in objects {
@@ -227,6 +272,7 @@ impl FileFormat for RootFormat {
         _state: &dyn Session,
         conf: FileScanConfig,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.options.check_read()?;
         let table_schema = TableSchema::builder(Arc::clone(conf.file_schema()))
             .with_table_partition_cols(
                 conf.table_partition_cols()
@@ -246,6 +292,19 @@ impl FileFormat for RootFormat {
             .with_source(source)
             .build();
         Ok(DataSourceExec::from_data_source(config))
+    }
+
+    async fn create_writer_physical_plan(
+        &self,
+        input: Arc<dyn ExecutionPlan>,
+        _state: &dyn Session,
+        conf: FileSinkConfig,
+        order_requirements: Option<LexRequirement>,
+    ) -> Result<Arc<dyn ExecutionPlan>> {
+        self.options.check_write()?;
+        let options = write_options(self.options.tree.as_deref(), &self.options.write)?;
+        let sink = Arc::new(RootSink::new(conf, options));
+        Ok(Arc::new(DataSinkExec::new(input, sink, order_requirements)))
     }
 
     fn file_source(&self, table_schema: TableSchema) -> Arc<dyn FileSource> {

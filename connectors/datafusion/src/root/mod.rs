@@ -5,6 +5,7 @@
 //! * [`source`] — [`RootSource`], the scan (projection pushdown, byte-range partitioning).
 //! * `opener` — one (file, range) → record batches, decoded on a blocking thread.
 //! * `reader` — object-store reads with prefetched basket ranges.
+//! * [`sink`] — [`RootSink`](sink::RootSink): `COPY … TO 'x.root' STORED AS ROOT`.
 //! * [`table_function`] — `read_root('path' [, 'tree'])`.
 //! * [`inspect`] — the text `hepq inspect FILE` prints.
 //! * [`zip`] — `'collections' 'zip'`: NanoAOD collections as `List<Struct>` columns.
@@ -14,6 +15,7 @@ pub mod inspect;
 mod open;
 mod opener;
 mod reader;
+pub mod sink;
 pub mod source;
 pub mod table_function;
 pub mod zip;
