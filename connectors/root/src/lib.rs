@@ -46,6 +46,6 @@ mod tree;
 mod types;
 
 pub use error::{Error, Result};
-pub use file::{RootFile, TreeInfo};
+pub use file::{KeyInfo, RootFile, TreeInfo};
 pub use io::{FileReader, MemReader, ReadAt};
 pub use tree::{BranchInfo, ROOT_TYPE_KEY, Tree};
