@@ -217,7 +217,8 @@ def write_coverage(title: str, text: str):
     path = REPO_ROOT / "target" / "rntuple-coverage.txt"
     old = path.read_text() if path.exists() else ""
     # one section per suite, replaced on each run
-    sections = [s for s in old.split("\n\n") if s and not s.startswith(f"== {title}:")]
+    sections = [s.strip() for s in old.split("\n\n")]
+    sections = [s for s in sections if s and not s.startswith(f"== {title}:")]
     path.write_text("\n\n".join(sections + [text]) + "\n")
 
 

@@ -530,6 +530,42 @@ impl RNTuple {
         RecordBatch::try_new_with_options(schema, arrays, &opts).map_err(|e| invalid(e.to_string()))
     }
 
+    /// The byte ranges (pages, with their checksums) that [`RNTuple::read`] of the same
+    /// arguments reads, so that a remote reader can fetch them in one request first. Invalid
+    /// arguments give no ranges (the read itself reports them).
+    pub fn byte_ranges(&self, projection: &[usize], entries: Range<u64>) -> Vec<Range<u64>> {
+        let inner = &self.inner;
+        let mut cols = Vec::new();
+        for p in projection {
+            if let Some(plan) = inner.plans.get(*p) {
+                plan.visit(&mut |q: &Plan| {
+                    cols.extend(q.reprs.iter().flatten().copied());
+                });
+            }
+        }
+        cols.sort_unstable();
+        cols.dedup();
+        let mut out = Vec::new();
+        for c in &inner.clusters {
+            let range = c.first_entry..c.first_entry + c.entries;
+            if range.end <= entries.start || range.start >= entries.end {
+                continue;
+            }
+            for &col in &cols {
+                let Some(cp) = c.columns.get(col) else {
+                    continue;
+                };
+                for p in &cp.pages {
+                    let extra = if p.checksum { 8 } else { 0 };
+                    out.push(p.loc.offset..p.loc.offset.saturating_add(p.loc.size + extra));
+                }
+            }
+        }
+        out.sort_by_key(|r| r.start);
+        out.dedup();
+        out
+    }
+
     /// Reads a field by name, for error messages that name an unsupported field: returns the
     /// field's schema column, or an [`Error::Unsupported`] naming its type and the reason.
     pub fn column_of(&self, name: &str) -> Result<usize> {
