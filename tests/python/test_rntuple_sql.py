@@ -86,3 +86,16 @@ def test_nanoaod_collections_match_uproot(hepq):
     assert math.isclose(row["lead"], float(np.nansum(lead)), rel_tol=1e-9)
     rows = hepq.sql(f"SELECT \"Muon_charge\" AS q FROM read_rntuple('{path}') LIMIT 5")
     assert [r["q"] for r in rows] == ak.to_list(a["Muon_charge"][:5])
+
+
+def test_inspect_lists_rntuple_fields_columns_and_clusters(hepq):
+    path = need(TESTDATA / "test_multiple_representations_rntuple_v1-0-0-0.root")
+    out = hepq.run("inspect", str(path)).stdout
+    nt = uproot.open(path)["ntuple"]
+    assert "1 RNTuple" in out and "ROOT::RNTuple" in out, out
+    assert f"{nt.num_entries} entries, {len(nt.cluster_summaries)} clusters" in out, out
+    # the field with its C++ and Arrow types, both column representations and their encodings
+    assert "real" in out and "float" in out and "Float32" in out, out
+    assert "Real32" in out and "Real16" in out, out
+    out = hepq.run("inspect", str(need(TESTDATA / "uproot-physlite-rntuple_v1-0-0-0.root"))).stdout
+    assert "4 RNTuples" in out and "EventData" in out and "SplitIndex64" in out, out[:2000]

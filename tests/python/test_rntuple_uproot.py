@@ -120,7 +120,11 @@ def ntuple_names(path: Path) -> list[str] | str:
         return f"{type(e).__name__}: {e}"[:200]
 
 
-def compare_file(binary: Path, path: Path, tmp: Path, results: Counter, wrong: list, notes: list):
+def compare_file(
+    binary: Path, path: Path, tmp: Path, results: Counter, wrong: list, notes: list, written=None
+):
+    """`written`: for generated files, the data that was written, by field: where uproot's reader
+    disagrees with it but hepq agrees, uproot is wrong and the field counts as equal (noted)."""
     names = ntuple_names(path)
     if isinstance(names, str):
         notes.append(f"{path.name}: uproot cannot open it ({names}); not counted")
@@ -167,6 +171,11 @@ def compare_file(binary: Path, path: Path, tmp: Path, results: Counter, wrong: l
                 wrong.append(f"{where}: hepq could not read it: {f['read_error'][:300]}")
                 continue
             ok, why = equal_column(table.column(f["column_index"]), ref)
+            if not ok and written is not None and f["name"] in written:
+                ours = normalise(table.column(f["column_index"]).to_pylist())
+                if same(ours, ref_normalise(written[f["name"]])):
+                    notes.append(f"{where}: uproot's reader differs from the data written ({why}); hepq matches the data")
+                    ok = True
             if ok:
                 results[(label, "equal")] += 1
             else:
@@ -201,7 +210,8 @@ def run_suite(title, files, tmp_path, capsys) -> str:
     import time
     for f in files:
         t0 = time.time()
-        compare_file(binary, f, tmp_path, results, wrong, notes)
+        f, written = f if isinstance(f, tuple) else (f, None)
+        compare_file(binary, f, tmp_path, results, wrong, notes, written)
         if os.environ.get("HEPQ_TIMING"):
             print(f"{time.time() - t0:6.1f}s {f.name}")
     text = report(title, results, wrong, notes)
@@ -234,8 +244,9 @@ def test_testdata_matches_uproot(tmp_path, capsys):
             write_coverage("testdata", text)
 
 
-def generate(out_dir: Path) -> list[Path]:
-    """RNTuples written by uproot: every codec it writes, empty lists, several clusters."""
+def generate(out_dir: Path) -> list[tuple[Path, dict]]:
+    """RNTuples written by uproot: every codec it writes, empty lists, several clusters; each
+    with the values written, by field."""
     out_dir.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(7)
     n = 2000
@@ -255,7 +266,19 @@ def generate(out_dir: Path) -> list[Path]:
             "jets": ak.unflatten(flat.astype(np.float32), counts),
             "nested": ak.unflatten(ak.unflatten(np.arange(int(counts.sum()) * 2, dtype=np.int32), np.repeat(2, int(counts.sum()))), counts),
             "muons": ak.zip({"pt": ak.unflatten(flat, counts), "q": ak.unflatten((np.arange(int(counts.sum())) % 2 * 2 - 1).astype(np.int32), counts)}),
+            "u8": (np.arange(start, start + size) % 256).astype(np.uint8),
+            "name": tile(["a", "bc", "", "déjà vu"], size),
+            "maybe": tile([1.5, None, 3.0, float("nan")], size),
+            "maybe_list": tile([[1, 2], None, []], size),
+            "bits": tile([[True, False], [], [True]], size),
+            "words": tile([["x", "yy"], [], ["z"]], size),
+            "fixed": ak.to_regular(ak.Array(np.arange(start, start + size * 3, dtype=np.float64).reshape(size, 3).tolist()), axis=1),
+            "pair": ak.zip((np.arange(start, start + size), np.arange(size) * 2.0)),
+            "either": tile([1, "a", 2.5], size),
         }
+
+    def tile(pattern: list, size: int):
+        return ak.Array((pattern * (size // len(pattern) + 1))[:size])
 
     codecs = {
         "none": None,
@@ -267,12 +290,14 @@ def generate(out_dir: Path) -> list[Path]:
     files = []
     for name, codec in codecs.items():
         p = out_dir / f"uproot_{name}.root"
+        chunks = [chunk(0, n)] + [chunk(k * n, n // (k + 1)) for k in range(1, 4)]
         with uproot.recreate(p, compression=codec) as f:
-            f["events"] = chunk(0, n)
+            f["events"] = chunks[0]
             # several clusters: each extend writes a new cluster
-            for k in range(1, 4):
-                f["events"].extend(chunk(k * n, n // (k + 1)))
-        files.append(p)
+            for c in chunks[1:]:
+                f["events"].extend(c)
+        written = {k: sum((ak.to_list(c[k]) for c in chunks), []) for k in chunks[0]}
+        files.append((p, written))
     return files
 
 

@@ -333,7 +333,7 @@ impl<'a> Tree<'a> {
             ROLE_COLLECTION => {
                 let optional =
                     ty.starts_with("std::optional<") || ty.starts_with("std::unique_ptr<");
-                if kids.len() == 1 && (optional || !ty.is_empty()) {
+                if kids.len() == 1 {
                     let c = child(0)?;
                     if optional {
                         let dt = c.data_type.clone();
@@ -342,7 +342,7 @@ impl<'a> Tree<'a> {
                     let dt = DataType::List(item(&c));
                     return build(Kind::List(Box::new(c)), 1, dt, false);
                 }
-                // an untyped collection (or one of several subfields): a list of records
+                // an untyped collection of several subfields: a list of records
                 let rec = self.record_of(id, kids, depth)?;
                 let dt = DataType::List(item(&rec));
                 build(Kind::List(Box::new(rec)), 1, dt, false)

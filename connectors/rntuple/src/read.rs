@@ -624,7 +624,9 @@ pub(crate) fn read_clusters(
         for &(pi, q) in &slot_plans {
             let cols = src.representation(q, cl).map_err(|e| (pi, e))?;
             for (k, &c) in cols.iter().enumerate() {
-                let slot = ids[&(q.field, k)];
+                let slot = *ids
+                    .get(&(q.field, k))
+                    .ok_or((pi, "internal: unplanned column slot".to_string()))?;
                 let spec = src.spec(c).map_err(|e| (pi, e))?;
                 tasks.push(Task {
                     cluster: cl,
