@@ -9,13 +9,12 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileOpenFuture, FileOpener};
 use futures::{FutureExt, StreamExt};
-use hepq_root::Tree;
 use object_store::ObjectStore;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use super::file_format::RootOptions;
-use super::open::{external, open_tree, reader_for};
+use super::open::{Table, open_tree, reader_for};
 
 /// Batches of fewer entries are merged with the next clusters (uproot writes tiny clusters).
 const MIN_CHUNK_ENTRIES: u64 = 65_536;
@@ -84,7 +83,7 @@ impl FileOpener for RootOpener {
 
 /// For each projected table column, its index in this file's tree schema (None: the file
 /// lacks the branch and the column reads as NULL). A branch of another type is an error.
-fn column_indexes(tree: &Tree, table: &SchemaRef, file: &str) -> Result<Vec<Option<usize>>> {
+fn column_indexes(tree: &Table, table: &SchemaRef, file: &str) -> Result<Vec<Option<usize>>> {
     let schema = tree.schema();
     table
         .fields()
@@ -109,7 +108,7 @@ fn column_indexes(tree: &Tree, table: &SchemaRef, file: &str) -> Result<Vec<Opti
 
 /// Decodes `entries` of the wanted branches and lays them out as the table's columns.
 fn read_chunk(
-    tree: &Tree,
+    tree: &Table,
     schema: &SchemaRef,
     columns: &[Option<usize>],
     wanted: &[usize],
@@ -119,7 +118,7 @@ fn read_chunk(
     let decoded = if wanted.is_empty() {
         None
     } else {
-        Some(tree.read(wanted, entries).map_err(external)?)
+        Some(tree.read(wanted, entries)?)
     };
     let mut next = 0;
     let arrays: Vec<ArrayRef> = columns
@@ -146,7 +145,7 @@ fn read_chunk(
 /// in `byte_range` (all clusters when there is none), merged to at least `min_chunk`
 /// entries, and cut at `limit` entries.
 fn chunks(
-    tree: &Tree,
+    tree: &Table,
     byte_range: Option<Range<u64>>,
     file_size: u64,
     min_chunk: u64,
