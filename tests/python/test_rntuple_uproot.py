@@ -98,7 +98,9 @@ def equal_column(ours: pa.ChunkedArray, ref) -> tuple[bool, str]:
             ok = np.array_equal(a.astype(b.dtype) if a.dtype != b.dtype else a, b, equal_nan=True) and a.dtype == b.dtype
         elif a.dtype.kind == "b" or b.dtype.kind == "b":
             ok = a.dtype == b.dtype and np.array_equal(a, b)
-        else:
+        elif a.dtype == b.dtype:
+            ok = np.array_equal(a, b)
+        else:  # char is Int8 here and uint8 in uproot
             ok = np.array_equal(a.astype(np.int64), b.astype(np.int64))
         if ok:
             return True, ""

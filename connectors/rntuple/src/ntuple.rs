@@ -289,6 +289,8 @@ impl RNTuple {
                     ),
                 ));
             }
+            // the group's entry range only speeds up random access; the clusters are checked
+            // for contiguity below
             let _ = (g.min_entry, g.entry_span);
             clusters.extend(cl);
         }
@@ -319,7 +321,7 @@ impl RNTuple {
                 .ok_or_else(|| bad("page list envelopes", "entry count overflows".into()))?;
         }
         let tree = Tree::new(&schema).map_err(|e| bad("header envelope", e))?;
-        let column_infos = column_infos(&schema, &tree, &clusters);
+        let column_infos = column_infos(&schema, &clusters);
         let mut plans = Vec::new();
         let mut fields = Vec::new();
         let mut arrow_fields = Vec::new();
@@ -617,7 +619,7 @@ fn field_path(schema: &meta::Schema, id: usize) -> String {
     parts.join(".")
 }
 
-fn column_infos(schema: &meta::Schema, _tree: &Tree<'_>, clusters: &[Cluster]) -> Vec<ColumnInfo> {
+fn column_infos(schema: &meta::Schema, clusters: &[Cluster]) -> Vec<ColumnInfo> {
     schema
         .columns
         .iter()
