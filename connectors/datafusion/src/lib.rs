@@ -9,6 +9,7 @@
 //!   and types partition columns (Parquet, CSV, JSON, Arrow, ROOT).
 //! * [`root`] — ROOT TTree files: `STORED AS ROOT`, `read_root(...)` (see its module docs for
 //!   options).
+//! * [`rntuple`] — ROOT RNTuples: `STORED AS RNTUPLE`, `read_rntuple(...)`.
 //!
 //! ```no_run
 //! # async fn example() -> datafusion::common::Result<()> {
@@ -21,6 +22,7 @@
 //! ```
 
 pub mod hive;
+pub mod rntuple;
 pub mod root;
 
 use std::sync::Arc;
@@ -31,13 +33,14 @@ use datafusion::execution::context::SessionState;
 pub const LISTING_FORMATS: &[&str] = &["PARQUET", "CSV", "JSON", "NDJSON", "ARROW", "AVRO"];
 
 /// hepq's own file formats, each created through [`hive::HiveTableFactory`] too.
-pub const HEP_FORMATS: &[&str] = &["ROOT"];
+pub const HEP_FORMATS: &[&str] = &["ROOT", "RNTUPLE"];
 
 /// Puts hepq's table factories in `state` in place of DataFusion's listing factory, and
-/// registers hepq's own file formats (`STORED AS ROOT`).
+/// registers hepq's own file formats (`STORED AS ROOT`, `STORED AS RNTUPLE`).
 pub fn register_table_factories(state: &mut SessionState) {
     // Registering a new extension cannot fail; `overwrite` keeps a previous registration.
     let _ = state.register_file_format(Arc::new(root::RootFormatFactory), true);
+    let _ = state.register_file_format(Arc::new(rntuple::RNTupleFormatFactory), true);
     let factories = state.table_factories_mut();
     for format in LISTING_FORMATS {
         if factories.contains_key(*format) {
@@ -49,10 +52,16 @@ pub fn register_table_factories(state: &mut SessionState) {
     }
 }
 
-/// hepq's table functions (`read_root`), to register on a `SessionContext`.
+/// hepq's table functions (`read_root`, `read_rntuple`), to register on a `SessionContext`.
 pub fn table_functions() -> Vec<(
     &'static str,
     Arc<dyn datafusion::catalog::TableFunctionImpl>,
 )> {
-    vec![("read_root", Arc::new(root::table_function::ReadRoot))]
+    vec![
+        ("read_root", Arc::new(root::table_function::ReadRoot)),
+        (
+            "read_rntuple",
+            Arc::new(rntuple::table_function::ReadRNTuple),
+        ),
+    ]
 }

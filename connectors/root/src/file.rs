@@ -106,6 +106,19 @@ pub(crate) struct FileInner {
     streamers: OnceLock<std::result::Result<Arc<Streamers>, String>>,
 }
 
+/// One key of a file, as listed by [`RootFile::keys`]: any object, of any class.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    /// The path from the file's top directory, like `ntuple` or `dir/sub/ntuple`.
+    pub path: String,
+    /// The key's cycle number.
+    pub cycle: i16,
+    /// The stored object's class name (`TTree`, `ROOT::RNTuple`, `TH1F`, ...).
+    pub class_name: String,
+    /// The key's title.
+    pub title: String,
+}
+
 /// An open ROOT file.
 ///
 /// Opening reads the header and the top directory's keys; trees are read when asked for.
@@ -417,6 +430,87 @@ impl RootFile {
             dir = self.subdirectory(&key)?;
         }
         Err(self.no_such_tree(path))
+    }
+
+    /// Every key in every directory (all cycles), depth first in key order. Directories are
+    /// listed and also entered.
+    pub fn keys(&self) -> Result<Vec<KeyInfo>> {
+        let mut out = Vec::new();
+        self.walk_keys(&self.inner.root, "", 0, &mut out)?;
+        Ok(out)
+    }
+
+    fn walk_keys(
+        &self,
+        dir: &Directory,
+        prefix: &str,
+        depth: usize,
+        out: &mut Vec<KeyInfo>,
+    ) -> Result<()> {
+        if depth > 64 {
+            return Err(self
+                .inner
+                .malformed(prefix, "directories nested more than 64 deep"));
+        }
+        for key in &dir.keys {
+            let path = format!("{prefix}{}", key.name);
+            out.push(KeyInfo {
+                path: path.clone(),
+                cycle: key.cycle,
+                class_name: key.class_name.clone(),
+                title: key.title.clone(),
+            });
+        }
+        for key in Self::latest(dir) {
+            if DIR_CLASSES.contains(&key.class_name.as_str()) {
+                let sub = self.subdirectory(key)?;
+                self.walk_keys(&sub, &format!("{prefix}{}/", key.name), depth + 1, out)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The uncompressed object stored under the key at `path` (a path as [`RootFile::keys`]
+    /// lists it) with the given cycle, or the highest cycle when `cycle` is `None`: the bytes
+    /// after the key header, decompressed.
+    pub fn object_bytes(&self, path: &str, cycle: Option<i16>) -> Result<Vec<u8>> {
+        let parts: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let mut dir = self.inner.root.clone();
+        let missing = || {
+            self.inner
+                .malformed(format!("key {path:?}"), "no such key in the file")
+        };
+        for (i, part) in parts.iter().enumerate() {
+            if i + 1 == parts.len() {
+                let key = dir
+                    .keys
+                    .iter()
+                    .filter(|k| k.name == *part && cycle.is_none_or(|c| k.cycle == c))
+                    .max_by_key(|k| k.cycle)
+                    .ok_or_else(missing)?;
+                return self.inner.object(key);
+            }
+            let key = dir
+                .keys
+                .iter()
+                .filter(|k| k.name == *part && DIR_CLASSES.contains(&k.class_name.as_str()))
+                .max_by_key(|k| k.cycle)
+                .cloned()
+                .ok_or_else(missing)?;
+            dir = self.subdirectory(&key)?;
+        }
+        Err(missing())
+    }
+
+    /// Reads `len` bytes at absolute file offset `offset` (bounds-checked against the file size;
+    /// `what` names the structure being read in errors).
+    pub fn read_range(&self, offset: u64, len: usize, what: &str) -> Result<Bytes> {
+        self.inner.read(offset, len, what)
+    }
+
+    /// The file's size in bytes.
+    pub fn size(&self) -> u64 {
+        self.inner.size
     }
 
     fn no_such_tree(&self, path: &str) -> Error {

@@ -48,6 +48,6 @@ mod types;
 pub mod write;
 
 pub use error::{Error, Result};
-pub use file::{RootFile, TreeInfo};
+pub use file::{KeyInfo, RootFile, TreeInfo};
 pub use io::{FileReader, MemReader, ReadAt};
 pub use tree::{BranchInfo, ROOT_TYPE_KEY, Tree};

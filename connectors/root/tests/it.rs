@@ -237,3 +237,35 @@ fn every_testdata_tree_opens() {
     );
     assert!(opened > 300, "only {opened} trees opened");
 }
+
+#[test]
+fn keys_list_every_object_and_read_their_bytes() {
+    let Some(f) = open("scikit-hep-testdata/uproot-nesteddirs.root") else {
+        return;
+    };
+    let keys = f.keys().unwrap();
+    // directories are listed and entered: nested paths appear, and trees are among the keys
+    assert!(keys.iter().any(|k| k.path.contains('/')), "{keys:?}");
+    for t in f.trees().unwrap() {
+        assert!(
+            keys.iter()
+                .any(|k| k.path == t.path && k.class_name == t.class_name),
+            "{t:?} not in {keys:?}"
+        );
+        assert!(!f.object_bytes(&t.path, None).unwrap().is_empty());
+    }
+    assert!(f.object_bytes("no/such/key", None).is_err());
+    // an RNTuple anchor: ROOT::RNTuple keys are listed with their class, their object read
+    let Some(f) = open("scikit-hep-testdata/test_int_float_rntuple_v1-0-0-0.root") else {
+        return;
+    };
+    let keys = f.keys().unwrap();
+    let k = keys
+        .iter()
+        .find(|k| k.class_name == "ROOT::RNTuple")
+        .unwrap();
+    assert_eq!((k.path.as_str(), k.cycle), ("ntuple", 1));
+    // byte count + version + 64 bytes of fields + 8 bytes of checksum
+    assert_eq!(f.object_bytes("ntuple", Some(1)).unwrap().len(), 78);
+    assert!(f.object_bytes("ntuple", Some(7)).is_err());
+}

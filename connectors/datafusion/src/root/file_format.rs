@@ -9,7 +9,7 @@
 //!
 //! | option | meaning |
 //! |---|---|
-//! | `tree` | path of the TTree inside each file (`Events`, `dir/sub/tree`); optional when a file holds exactly one TTree |
+//! | `tree` | path of the TTree inside each file (`Events`, `dir/sub/tree`); optional when a file holds exactly one TTree. A file without that TTree but with an RNTuple of that name (or, without `tree`, with exactly one RNTuple and no TTree) is read as the RNTuple |
 //! | `collections` | `separate` (default): one column per branch; `zip`: NanoAOD collections (`nJet`, `Jet_pt`, `Jet_eta`, …) become one column `Jet: List<Struct<pt, eta, …>>` (see [`super::zip`]) |
 //!
 //! `COPY (SELECT …) TO 'out.root' STORED AS ROOT OPTIONS (...)` writes one TTree ([`RootSink`](super::sink::RootSink));

@@ -12,9 +12,9 @@
 
 pub mod file_format;
 pub mod inspect;
-mod open;
+pub(crate) mod open;
 mod opener;
-mod reader;
+pub(crate) mod reader;
 pub mod sink;
 pub mod source;
 pub mod table_function;

@@ -1,8 +1,15 @@
-//! Opening one ROOT file of a table and choosing its tree, on a blocking thread.
+//! Opening one ROOT file of a table and choosing its tree, on a blocking thread. A file that
+//! holds no TTree but an RNTuple (or whose named object is an RNTuple) is read as that RNTuple,
+//! so `STORED AS ROOT` and `read_root` accept both.
 
 use std::sync::Arc;
 
 use datafusion::common::{DataFusionError, Result};
+use std::ops::Range;
+
+use datafusion::arrow::array::RecordBatch;
+use datafusion::arrow::datatypes::SchemaRef;
+use hepq_rntuple::RNTuple;
 use hepq_root::{ReadAt, RootFile, Tree};
 use object_store::{GetOptions, GetResultPayload, ObjectMeta, ObjectStore};
 use tokio::runtime::Handle;
@@ -48,7 +55,7 @@ pub(crate) async fn with_tree<T, F>(
 ) -> Result<T>
 where
     T: Send + 'static,
-    F: FnOnce(&Tree) -> Result<T> + Send + 'static,
+    F: FnOnce(&Table) -> Result<T> + Send + 'static,
 {
     let (reader, _) = reader_for(store, object).await?;
     let name = object.location.to_string();
@@ -61,20 +68,100 @@ where
     .map_err(|e| DataFusionError::External(Box::new(e)))?
 }
 
-/// Opens the file behind `reader` and its tree (`options.tree`, or the only TTree).
+/// What a ROOT table reads in one file: a TTree, or an RNTuple.
+#[derive(Debug)]
+pub(crate) enum Table {
+    /// A TTree.
+    Tree(Tree),
+    /// An RNTuple.
+    Ntuple(RNTuple),
+}
+
+impl Table {
+    pub(crate) fn schema(&self) -> SchemaRef {
+        match self {
+            Table::Tree(t) => t.schema(),
+            Table::Ntuple(n) => n.schema(),
+        }
+    }
+
+    pub(crate) fn entries(&self) -> u64 {
+        match self {
+            Table::Tree(t) => t.entries(),
+            Table::Ntuple(n) => n.entries(),
+        }
+    }
+
+    pub(crate) fn cluster_starts(&self) -> Vec<u64> {
+        match self {
+            Table::Tree(t) => t.cluster_starts(),
+            Table::Ntuple(n) => n.cluster_starts(),
+        }
+    }
+
+    pub(crate) fn byte_ranges(&self, columns: &[usize], entries: Range<u64>) -> Vec<Range<u64>> {
+        match self {
+            Table::Tree(t) => t.byte_ranges(columns, entries),
+            Table::Ntuple(n) => n.byte_ranges(columns, entries),
+        }
+    }
+
+    pub(crate) fn read(&self, columns: &[usize], entries: Range<u64>) -> Result<RecordBatch> {
+        match self {
+            Table::Tree(t) => t.read(columns, entries).map_err(external),
+            Table::Ntuple(n) => n
+                .read(columns, entries)
+                .map_err(|e| DataFusionError::External(Box::new(e))),
+        }
+    }
+}
+
+/// Opens the file behind `reader` and its tree (`options.tree`, or the only TTree), or its
+/// RNTuple when it holds no such TTree.
 pub(crate) fn open_tree(
     reader: Arc<dyn ReadAt>,
     name: &str,
     options: &RootOptions,
-) -> Result<Tree> {
+) -> Result<Table> {
     let file = RootFile::open(reader, name).map_err(external)?;
+    let ntuple = |path: &str| {
+        RNTuple::open(&file, Some(path))
+            .map(Table::Ntuple)
+            .map_err(|e| DataFusionError::External(Box::new(e)))
+    };
+    let ntuples =
+        || hepq_rntuple::ntuples(&file).map_err(|e| DataFusionError::External(Box::new(e)));
     match &options.tree {
-        Some(path) => file.tree(path).map_err(external),
+        Some(path) => match file.tree(path) {
+            Ok(tree) => Ok(Table::Tree(tree)),
+            Err(e @ hepq_root::Error::NoSuchTree { .. }) => {
+                let bare = path.rsplit_once(';').map_or(path.as_str(), |(p, _)| p);
+                if ntuples()?.iter().any(|n| n.path == bare.trim_matches('/')) {
+                    ntuple(path)
+                } else {
+                    Err(external(e))
+                }
+            }
+            Err(e) => Err(external(e)),
+        },
         None => {
             let trees = file.trees().map_err(external)?;
             match trees.as_slice() {
-                [only] => file.tree(&only.path).map_err(external),
-                [] => Err(DataFusionError::Plan(format!("'{name}' holds no TTree"))),
+                [only] => file.tree(&only.path).map(Table::Tree).map_err(external),
+                [] => match ntuples()?.as_slice() {
+                    [only] => ntuple(&only.path),
+                    [] => Err(DataFusionError::Plan(format!(
+                        "'{name}' holds no TTree and no RNTuple"
+                    ))),
+                    many => Err(DataFusionError::Plan(format!(
+                        "'{name}' holds no TTree but {} RNTuples ({}); choose one with OPTIONS ('tree' '…')",
+                        many.len(),
+                        many.iter()
+                            .map(|n| n.path.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))),
+                },
                 many => Err(DataFusionError::Plan(format!(
                     "'{name}' holds {} TTrees ({}); choose one with OPTIONS ('tree' '…')",
                     many.len(),

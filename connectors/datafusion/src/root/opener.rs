@@ -9,13 +9,12 @@ use datafusion::common::{DataFusionError, Result};
 use datafusion::datasource::listing::PartitionedFile;
 use datafusion::datasource::physical_plan::{FileOpenFuture, FileOpener};
 use futures::{FutureExt, StreamExt};
-use hepq_root::Tree;
 use object_store::ObjectStore;
 use tokio::runtime::Handle;
 use tokio::sync::mpsc;
 
 use super::file_format::RootOptions;
-use super::open::{external, open_tree, reader_for};
+use super::open::{Table, open_tree, reader_for};
 use super::zip::{self, Source};
 
 /// Batches of fewer entries are merged with the next clusters (uproot writes tiny clusters).
@@ -94,7 +93,7 @@ impl FileOpener for RootOpener {
 /// Decodes `entries` of the wanted branches and lays them out as the table's columns: a
 /// branch this file lacks reads as NULL, a zipped collection is assembled from its members.
 fn read_chunk(
-    tree: &Tree,
+    tree: &Table,
     schema: &SchemaRef,
     sources: &[Source],
     wanted: &[usize],
@@ -105,7 +104,7 @@ fn read_chunk(
     let decoded = if wanted.is_empty() {
         None
     } else {
-        Some(tree.read(wanted, entries).map_err(external)?)
+        Some(tree.read(wanted, entries)?)
     };
     // `wanted` lists the branches in the order `sources` names them.
     let mut next = 0;
@@ -144,7 +143,7 @@ fn read_chunk(
 /// in `byte_range` (all clusters when there is none), merged to at least `min_chunk`
 /// entries, and cut at `limit` entries.
 fn chunks(
-    tree: &Tree,
+    tree: &Table,
     byte_range: Option<Range<u64>>,
     file_size: u64,
     min_chunk: u64,
