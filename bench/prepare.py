@@ -11,6 +11,7 @@ branch per chunk), whatever the total.
 
     python bench/prepare.py --events 1000000 --codec zstd --out data/events-1M-zstd.root
     python bench/prepare.py --events 1000000 --parquet --out data/events-1M.parquet
+    python bench/prepare.py --events 1000000 --rntuple --codec zstd --out data/events-1M-zstd.rntuple.root
 """
 
 from __future__ import annotations
@@ -73,6 +74,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--events", type=int, required=True, help="number of events (a multiple of 1000)")
     parser.add_argument("--codec", choices=sorted(CODECS), default="zstd")
     parser.add_argument("--parquet", action="store_true", help="write Parquet (zstd) instead of ROOT")
+    parser.add_argument("--rntuple", action="store_true", help="write an RNTuple (one field per branch) instead of a TTree")
     parser.add_argument("--basket-entries", type=int, default=50_000, help="events per basket / row group")
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE)
     parser.add_argument("--out", type=Path, required=True)
@@ -102,6 +104,25 @@ def main(argv: list[str]) -> int:
             while written < args.events:
                 n = min(chunk, args.events - written)
                 writer.write_table(table.slice(0, n), row_group_size=n)
+                written += n
+    elif args.rntuple:
+        flat = {}
+        for name, column in chunk_data.items():
+            if isinstance(column, np.ndarray):
+                flat[name] = column
+            else:
+                for member in column.fields:
+                    flat[f"{name}_{member}"] = column[member]
+        with uproot.recreate(tmp, compression=CODECS[args.codec]()) as f:
+            first = True
+            while written < args.events:
+                n = min(chunk, args.events - written)
+                part = {k: v[:n] for k, v in flat.items()}
+                if first:
+                    f["Events"] = part  # a dict assignment writes an RNTuple; extend adds clusters
+                    first = False
+                else:
+                    f["Events"].extend(part)
                 written += n
     else:
         with uproot.recreate(tmp, compression=CODECS[args.codec]()) as f:

@@ -17,7 +17,7 @@ one untimed run first, then the median of --repeat runs):
     python bench/root/run.py --events 100000 --repeat 3 --no-memory   # a quick look
 
 Inputs are cached in bench/data/ (not committed). The hepq-root timings come from the release
-binary `root_read_bench` (bench/root-read, built here with `cargo build --release`).
+binary `root_read_bench` (bench/src/bin, built here with `cargo build --release`).
 """
 
 from __future__ import annotations
@@ -45,12 +45,12 @@ def label(n: int) -> str:
     return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
 
 
-def prepare(events: int, codec: str) -> Path:
-    path = DATA / f"events-{label(events)}-{codec}.root"
+def prepare(events: int, codec: str, rntuple: bool = False) -> Path:
+    path = DATA / f"events-{label(events)}-{codec}{'.rntuple' if rntuple else ''}.root"
     if not path.exists():
         subprocess.run(
             [sys.executable, str(REPO / "bench" / "prepare.py"), "--events", str(events),
-             "--codec", codec, "--out", str(path)],
+             "--codec", codec, "--out", str(path), *(["--rntuple"] if rntuple else [])],
             check=True,
         )
     return path
@@ -58,7 +58,9 @@ def prepare(events: int, codec: str) -> Path:
 
 def build_bench() -> Path:
     subprocess.run(
-        ["cargo", "build", "--release", "--quiet", "-p", "hepq-bench-root"], cwd=REPO, check=True
+        ["cargo", "build", "--release", "--quiet", "-p", "hepq-bench", "--no-default-features",
+         "--bin", "root_read_bench"],
+        cwd=REPO, check=True,
     )
     return TARGET / "release" / "root_read_bench"
 
@@ -138,6 +140,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--codecs", default=",".join(CODECS))
     parser.add_argument("--no-memory", action="store_true", help="skip the SQL peak-memory measurement")
+    parser.add_argument("--no-rntuple", action="store_true", help="skip the RNTuple reads")
     parser.add_argument("--hepq", type=Path, default=None, help="hepq CLI for the memory measurement")
     parser.add_argument("--out", type=Path, default=HERE / "RESULTS.md")
     args = parser.parse_args(argv)
@@ -172,6 +175,25 @@ def main(argv: list[str]) -> int:
         rows.append(row)
         print(json.dumps({k: v for k, v in row.items() if not k.endswith("runs") and not k.endswith("times_s")}))
 
+    ntuples = []
+    if not args.no_rntuple:
+        path = prepare(args.events, "zstd", rntuple=True)
+        up = time_uproot(path, args.repeat)
+        out = subprocess.run(
+            [str(binary), str(path), "--branches", ",".join(PATTERNS), "--threads", "1,2",
+             "--modes", "read", "--repeat", str(args.repeat)],
+            check=True, capture_output=True, text=True,
+        ).stdout
+        by = {r["threads"]: r for r in map(json.loads, out.splitlines())}
+        row = {"codec": "zstd", "file": str(path), "file_bytes": path.stat().st_size,
+               "entries": by[1]["entries"], "fields": by[1]["branches"],
+               "uproot_s": statistics.median(up), "uproot_times_s": up,
+               "hepq_1t_s": by[1]["median_s"], "hepq_2t_s": by[2]["median_s"]}
+        row["speedup_vs_uproot_1t"] = row["uproot_s"] / row["hepq_1t_s"]
+        row["scaling_2t"] = row["hepq_1t_s"] / row["hepq_2t_s"]
+        ntuples.append(row)
+        print(json.dumps({k: v for k, v in row.items() if not k.endswith("times_s")}))
+
     memory = []
     if not args.no_memory:
         hepq = args.hepq
@@ -191,7 +213,8 @@ def main(argv: list[str]) -> int:
                            "hepq": str(hepq), "result": out})
             print(json.dumps(memory[-1]))
 
-    result = {"machine": machine(), "events": args.events, "repeat": args.repeat, "reads": rows, "memory": memory}
+    result = {"machine": machine(), "events": args.events, "repeat": args.repeat, "reads": rows,
+              "rntuple_reads": ntuples, "memory": memory}
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
     args.out.write_text(render(result))
     print(f"wrote {args.out}")
@@ -228,6 +251,22 @@ def render(r: dict) -> str:
             f"{x['decompress_1t_s']:.3f} | **{x['fraction_of_decompression_1t']:.2f}** | "
             f"{x['fraction_of_decompression_2t']:.2f} |"
         )
+    if r.get("rntuple_reads"):
+        lines += [
+            "",
+            "The same events as an RNTuple (zstd, one field per branch, written by uproot), the "
+            "`Jet_*` and `Muon_*` fields (hepq-rntuple against uproot's RNTuple reader):",
+            "",
+            "| codec | fields | file MB | uproot 1 thread s | hepq 1 thread s | **uproot / hepq** (target ≥ 2) "
+            "| hepq 2 threads s | **1t / 2t** |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for x in r["rntuple_reads"]:
+            lines.append(
+                f"| {x['codec']} | {x['fields']} | {x['file_bytes'] / 1e6:.1f} | {x['uproot_s']:.3f} | "
+                f"{x['hepq_1t_s']:.3f} | **{x['speedup_vs_uproot_1t']:.2f}×** | {x['hepq_2t_s']:.3f} | "
+                f"**{x['scaling_2t']:.2f}×** |"
+            )
     if r["memory"]:
         lines += [
             "",

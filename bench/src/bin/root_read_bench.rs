@@ -14,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Instant;
 
+use hepq_rntuple::RNTuple;
 use hepq_root::{FileReader, RootFile, Tree};
 use serde_json::json;
 
@@ -96,12 +97,49 @@ fn median(times: &mut [f64]) -> f64 {
     }
 }
 
+/// What the file holds: a TTree or an RNTuple.
+enum Source {
+    Tree(Tree),
+    Ntuple(RNTuple),
+}
+
+impl Source {
+    fn schema(&self) -> arrow_schema::SchemaRef {
+        match self {
+            Source::Tree(t) => t.schema(),
+            Source::Ntuple(n) => n.schema(),
+        }
+    }
+
+    fn entries(&self) -> u64 {
+        match self {
+            Source::Tree(t) => t.entries(),
+            Source::Ntuple(n) => n.entries(),
+        }
+    }
+
+    fn read(&self, columns: &[usize], entries: std::ops::Range<u64>) -> Result<usize, String> {
+        let batch = match self {
+            Source::Tree(t) => t.read(columns, entries).map_err(|e| e.to_string())?,
+            Source::Ntuple(n) => n.read(columns, entries).map_err(|e| e.to_string())?,
+        };
+        Ok(batch.num_rows())
+    }
+}
+
 fn run() -> Result<(), String> {
     let args = parse_args()?;
     let reader = Arc::new(FileReader::open(&args.file).map_err(|e| format!("{}: {e}", args.file))?);
     let file = RootFile::open(reader, &args.file).map_err(|e| e.to_string())?;
-    let tree: Tree = file.tree(&args.tree).map_err(|e| e.to_string())?;
-    let schema = tree.schema();
+    // A TTree of that name, else the file's RNTuple of that name (bench/prepare.py --rntuple).
+    let source = match file.tree(&args.tree) {
+        Ok(tree) => Source::Tree(tree),
+        Err(tree_error) => Source::Ntuple(
+            RNTuple::open(&file, Some(&args.tree))
+                .map_err(|e| format!("no TTree ({tree_error}) and no RNTuple ({e})"))?,
+        ),
+    };
+    let schema = source.schema();
     let columns: Vec<usize> = schema
         .fields()
         .iter()
@@ -116,14 +154,17 @@ fn run() -> Result<(), String> {
         .iter()
         .map(|&c| schema.field(c).name().as_str())
         .collect();
-    let (zipped, unzipped): (u64, u64) = tree
-        .branches()
-        .iter()
-        .filter(|b| names.contains(&b.name.as_str()))
-        .fold((0, 0), |(z, u), b| {
-            (z + b.compressed_bytes, u + b.uncompressed_bytes)
-        });
-    let entries = tree.entries();
+    let (zipped, unzipped): (u64, u64) = match &source {
+        Source::Tree(tree) => tree
+            .branches()
+            .iter()
+            .filter(|b| names.contains(&b.name.as_str()))
+            .fold((0, 0), |(z, u), b| {
+                (z + b.compressed_bytes, u + b.uncompressed_bytes)
+            }),
+        Source::Ntuple(_) => (0, 0),
+    };
+    let entries = source.entries();
     for &threads in &args.threads {
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(threads)
@@ -133,12 +174,15 @@ fn run() -> Result<(), String> {
             let once = || -> Result<(), String> {
                 match mode {
                     "read" => {
-                        let batch = tree.read(&columns, 0..entries).map_err(|e| e.to_string())?;
-                        if batch.num_rows() as u64 != entries {
-                            return Err(format!("read {} rows of {entries}", batch.num_rows()));
+                        let rows = source.read(&columns, 0..entries)?;
+                        if rows as u64 != entries {
+                            return Err(format!("read {rows} rows of {entries}"));
                         }
                     }
                     "decompress" => {
+                        let Source::Tree(tree) = &source else {
+                            return Err("mode decompress is for TTrees only".into());
+                        };
                         let baskets = tree
                             .load_baskets(&columns, 0..entries)
                             .map_err(|e| e.to_string())?;
