@@ -59,9 +59,6 @@ pub fn table_functions() -> Vec<(
 )> {
     vec![
         ("read_root", Arc::new(root::table_function::ReadRoot)),
-        (
-            "read_rntuple",
-            Arc::new(rntuple::table_function::ReadRNTuple),
-        ),
+        ("read_rntuple", Arc::new(rntuple::ReadRNTuple)),
     ]
 }

@@ -54,6 +54,8 @@ pub struct RootOptions {
     pub tree: Option<String>,
     /// `'collections' 'zip'`: NanoAOD collections as `List<Struct>` columns.
     pub zip_collections: bool,
+    /// `STORED AS RNTUPLE`: read only RNTuples (`tree` then names the RNTuple).
+    pub rntuple_only: bool,
     /// Options only COPY TO uses (`compression`, `level`, …), as given.
     pub write: BTreeMap<String, String>,
     /// Every option name given, to refuse read-only options on writes and vice versa.
@@ -92,6 +94,28 @@ impl RootOptions {
                     );
                 }
             }
+        }
+        Ok(parsed)
+    }
+
+    /// Reads the options of `STORED AS RNTUPLE`: `ntuple` (also `name`, `rntuple`), the
+    /// RNTuple in each file. The table is then read by the same machinery as ROOT tables.
+    pub fn from_rntuple_options(options: &HashMap<String, String>) -> Result<Self> {
+        let mut parsed = RootOptions {
+            rntuple_only: true,
+            ..RootOptions::default()
+        };
+        for (key, value) in options {
+            let key = key.strip_prefix("format.").unwrap_or(key);
+            match key {
+                "ntuple" | "name" | "rntuple" => parsed.tree = Some(value.clone()),
+                other => {
+                    return plan_err!(
+                        "unknown option '{other}' for STORED AS RNTUPLE (known: 'ntuple')"
+                    );
+                }
+            }
+            parsed.given.insert(key.to_string());
         }
         Ok(parsed)
     }
@@ -301,6 +325,11 @@ impl FileFormat for RootFormat {
         conf: FileSinkConfig,
         order_requirements: Option<LexRequirement>,
     ) -> Result<Arc<dyn ExecutionPlan>> {
+        if self.options.rntuple_only {
+            return plan_err!(
+                "COPY ... TO STORED AS RNTUPLE is not supported; write a TTree with STORED AS ROOT"
+            );
+        }
         self.options.check_write()?;
         let options = write_options(self.options.tree.as_deref(), &self.options.write)?;
         let sink = Arc::new(RootSink::new(conf, options));

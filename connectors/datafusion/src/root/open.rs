@@ -117,7 +117,8 @@ impl Table {
 }
 
 /// Opens the file behind `reader` and its tree (`options.tree`, or the only TTree), or its
-/// RNTuple when it holds no such TTree.
+/// RNTuple when it holds no such TTree; with `options.rntuple_only` (`STORED AS RNTUPLE`) only
+/// RNTuples are considered.
 pub(crate) fn open_tree(
     reader: Arc<dyn ReadAt>,
     name: &str,
@@ -131,6 +132,23 @@ pub(crate) fn open_tree(
     };
     let ntuples =
         || hepq_rntuple::ntuples(&file).map_err(|e| DataFusionError::External(Box::new(e)));
+    if options.rntuple_only {
+        return match &options.tree {
+            Some(path) => ntuple(path),
+            None => match ntuples()?.as_slice() {
+                [only] => ntuple(&only.path),
+                [] => Err(DataFusionError::Plan(format!("'{name}' holds no RNTuple"))),
+                many => Err(DataFusionError::Plan(format!(
+                    "'{name}' holds {} RNTuples ({}); choose one with OPTIONS ('ntuple' '…')",
+                    many.len(),
+                    many.iter()
+                        .map(|n| n.path.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))),
+            },
+        };
+    }
     match &options.tree {
         Some(path) => match file.tree(path) {
             Ok(tree) => Ok(Table::Tree(tree)),

@@ -101,7 +101,11 @@ impl FileSource for RootSource {
     }
 
     fn file_type(&self) -> &str {
-        "root"
+        if self.options.rntuple_only {
+            "rntuple"
+        } else {
+            "root"
+        }
     }
 
     fn fmt_extra(&self, _t: DisplayFormatType, f: &mut fmt::Formatter) -> fmt::Result {

@@ -1,5 +1,5 @@
-//! `read_root('path' [, 'tree'])`: a ROOT file, folder, glob or URL as a table in a query,
-//! without `CREATE EXTERNAL TABLE`.
+//! `read_root('path' [, 'tree'])` and `read_rntuple('path' [, 'name'])`: a ROOT file, folder,
+//! glob or URL as a table in a query, without `CREATE EXTERNAL TABLE`.
 //!
 //! ```sql
 //! SELECT count(*) FROM read_root('data/nano.root', 'Events');
@@ -26,50 +26,87 @@ pub struct ReadRoot;
 
 impl TableFunctionImpl for ReadRoot {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
-        let exprs = args.exprs();
-        let (location, tree) = match exprs {
-            [location] => (string_arg(location, "path")?, None),
-            [location, tree] => (
-                string_arg(location, "path")?,
-                Some(string_arg(tree, "tree")?),
-            ),
-            _ => {
-                return plan_err!(
-                    "read_root takes a path and an optional tree name: read_root('file.root' [, 'Events'])"
-                );
-            }
-        };
-        let mut options = HashMap::new();
-        if let Some(tree) = tree {
-            options.insert("tree".to_string(), tree);
-        }
-        let cmd = CreateExternalTable::builder(
-            "read_root",
-            location.clone(),
-            "ROOT",
-            Arc::new(DFSchema::empty()),
-        )
-        .with_options(options)
-        .build();
-        let session = args.session();
-        let handle = Handle::try_current().map_err(|e| {
-            DataFusionError::Internal(format!("read_root needs a tokio runtime: {e}"))
-        })?;
-        // Table functions are planned synchronously, but opening files is async: run the
-        // factory to completion on a helper thread that may block on the runtime.
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| handle.block_on(HiveTableFactory.create(session, &cmd)))
-                .join()
-                .map_err(|_| {
-                    DataFusionError::Internal("read_root: planning thread failed".into())
-                })?
-        })
-        .map_err(|e| DataFusionError::Plan(format!("read_root('{location}'): {e}")))
+        read_file_table(&args, &READ_ROOT)
     }
 }
 
-fn string_arg(expr: &Expr, what: &str) -> Result<String> {
+/// The `read_rntuple('path' [, 'name'])` table function: the same as `read_root`, through
+/// `STORED AS RNTUPLE`.
+#[derive(Debug, Default)]
+pub struct ReadRNTuple;
+
+impl TableFunctionImpl for ReadRNTuple {
+    fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
+        read_file_table(&args, &READ_RNTUPLE)
+    }
+}
+
+/// What distinguishes the table functions over ROOT files.
+struct Spec {
+    function: &'static str,
+    format: &'static str,
+    /// The table option the second argument sets, and how the usage message calls it.
+    option: &'static str,
+    what: &'static str,
+}
+
+const READ_ROOT: Spec = Spec {
+    function: "read_root",
+    format: "ROOT",
+    option: "tree",
+    what: "tree",
+};
+
+const READ_RNTUPLE: Spec = Spec {
+    function: "read_rntuple",
+    format: "RNTUPLE",
+    option: "ntuple",
+    what: "RNTuple",
+};
+
+fn read_file_table(args: &TableFunctionArgs, spec: &Spec) -> Result<Arc<dyn TableProvider>> {
+    let f = spec.function;
+    let exprs = args.exprs();
+    let (location, tree) = match exprs {
+        [location] => (string_arg(location, f, "path")?, None),
+        [location, tree] => (
+            string_arg(location, f, "path")?,
+            Some(string_arg(tree, f, &format!("{} name", spec.what))?),
+        ),
+        _ => {
+            return plan_err!(
+                "{f} takes a path and an optional {} name: {f}('file.root' [, 'Events'])",
+                spec.what
+            );
+        }
+    };
+    let mut options = HashMap::new();
+    if let Some(tree) = tree {
+        options.insert(spec.option.to_string(), tree);
+    }
+    let cmd = CreateExternalTable::builder(
+        f,
+        location.clone(),
+        spec.format,
+        Arc::new(DFSchema::empty()),
+    )
+    .with_options(options)
+    .build();
+    let session = args.session();
+    let handle = Handle::try_current()
+        .map_err(|e| DataFusionError::Internal(format!("{f} needs a tokio runtime: {e}")))?;
+    // Table functions are planned synchronously, but opening files is async: run the
+    // factory to completion on a helper thread that may block on the runtime.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| handle.block_on(HiveTableFactory.create(session, &cmd)))
+            .join()
+            .map_err(|_| DataFusionError::Internal(format!("{f}: planning thread failed")))?
+    })
+    .map_err(|e| DataFusionError::Plan(format!("{f}('{location}'): {e}")))
+}
+
+fn string_arg(expr: &Expr, function: &str, what: &str) -> Result<String> {
     match expr {
         Expr::Literal(
             ScalarValue::Utf8(Some(s))
@@ -77,6 +114,6 @@ fn string_arg(expr: &Expr, what: &str) -> Result<String> {
             | ScalarValue::Utf8View(Some(s)),
             _,
         ) => Ok(s.clone()),
-        other => plan_err!("read_root: the {what} must be a string literal, got {other}"),
+        other => plan_err!("{function}: the {what} must be a string literal, got {other}"),
     }
 }
