@@ -44,6 +44,14 @@ pub fn render_reference() -> String {
             });
         }
     }
+    for (name, doc) in crate::hist::table_function_docs() {
+        entries.push(Entry {
+            name: name.to_string(),
+            aliases: Vec::new(),
+            kind: "table",
+            doc,
+        });
+    }
     // Functions of one family share one `Documentation` (e.g. the element-wise operators):
     // they are rendered once, under all their names.
     let mut groups: Vec<Group<'_>> = Vec::new();

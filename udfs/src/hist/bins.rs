@@ -17,14 +17,41 @@ use datafusion::datasource::TableType;
 use datafusion::datasource::memory::MemorySourceConfig;
 use datafusion::logical_expr::{Expr, LogicalPlan};
 use datafusion::physical_plan::{ExecutionPlan, collect};
+use datafusion_macros::user_doc;
 
 use super::histogram::Histogram;
 
 const NAME: &str = "hist_bins";
 
 /// The `hist_bins` table function.
+#[user_doc(
+    doc_section(label = "Histogram Functions"),
+    description = "A table with one row per bin of a one-dimensional histogram, for BI tools and joins: `bin` (0 is the underflow bin, 1..n the regular bins, n + 1 the overflow bin, which also holds NaN), `low` and `high` (the bin's edges, ±inf for the flow bins), `value` (count or sum of weights) and `variance`. A category axis, or more than one axis, is an error.",
+    syntax_example = "SELECT * FROM hist_bins(h)",
+    sql_example = r#"```sql
+> SELECT bin, low, high, value FROM hist_bins((SELECT hist(x, 2, 0, 2) FROM (VALUES (0.5), (1.5), (1.7), (9.0)) AS t(x)));
++-----+------+------+-------+
+| bin | low  | high | value |
++-----+------+------+-------+
+| 0   | -inf | 0.0  | 0.0   |
+| 1   | 0.0  | 1.0  | 1.0   |
+| 2   | 1.0  | 2.0  | 2.0   |
+| 3   | 2.0  | inf  | 1.0   |
++-----+------+------+-------+
+```"#,
+    argument(
+        name = "h",
+        description = "A histogram (UHI JSON document): a text constant, or a scalar subquery that returns one row such as `(SELECT hist(x, 10, 0, 1) FROM t)`."
+    )
+)]
 #[derive(Debug, Default)]
 pub struct HistBins;
+
+/// `hist_bins`' documentation (its `#[user_doc]`), for the SQL reference.
+pub fn documentation() -> Option<&'static datafusion_doc::Documentation> {
+    static HIST_BINS: HistBins = HistBins;
+    HIST_BINS.doc()
+}
 
 fn schema() -> SchemaRef {
     Arc::new(Schema::new(vec![

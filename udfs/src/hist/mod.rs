@@ -71,3 +71,11 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
         Arc::new(bins::HistBins) as Arc<dyn TableFunctionImpl>,
     )]
 }
+
+/// The table functions' documentation, for the SQL reference: (name, documentation).
+pub fn table_function_docs() -> Vec<(&'static str, &'static datafusion::logical_expr::Documentation)> {
+    bins::documentation()
+        .map(|doc| ("hist_bins", doc))
+        .into_iter()
+        .collect()
+}
