@@ -27,7 +27,11 @@ fn float(v: f64) -> Value {
 fn to_json(a: &ArrayRef) -> Result<Vec<Value>, String> {
     macro_rules! prim {
         ($t:ty) => {
-            a.as_primitive::<$t>().values().iter().map(|v| json!(v)).collect()
+            a.as_primitive::<$t>()
+                .values()
+                .iter()
+                .map(|v| json!(v))
+                .collect()
         };
     }
     Ok(match a.data_type() {

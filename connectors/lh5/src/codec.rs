@@ -330,7 +330,10 @@ mod tests {
         assert!(radware_sigcompress_decode(&words(&[4]), 0, 10, &mut out).is_err());
         assert!(out.is_empty());
         // zero-length signal
-        assert_eq!(radware_sigcompress_decode(&words(&[0]), 0, 10, &mut out), Ok(0));
+        assert_eq!(
+            radware_sigcompress_decode(&words(&[0]), 0, 10, &mut out),
+            Ok(0)
+        );
     }
 
     #[test]

@@ -132,11 +132,17 @@ mod tests {
         assert_eq!(Lh5Type::parse("real"), Lh5Type::Scalar(Element::Real));
         assert_eq!(
             Lh5Type::parse("array<1>{bool}"),
-            Lh5Type::Array { rank: 1, element: Element::Bool }
+            Lh5Type::Array {
+                rank: 1,
+                element: Element::Bool
+            }
         );
         assert_eq!(
             Lh5Type::parse("array<2>{real}"),
-            Lh5Type::Array { rank: 2, element: Element::Real }
+            Lh5Type::Array {
+                rank: 2,
+                element: Element::Real
+            }
         );
         assert_eq!(
             Lh5Type::parse("array_of_equalsized_arrays<1,1>{real}"),
@@ -145,7 +151,10 @@ mod tests {
         assert_eq!(
             Lh5Type::parse("array<1>{array<1>{array<1>{real}}}"),
             Lh5Type::VectorOfVectors(Box::new(Lh5Type::VectorOfVectors(Box::new(
-                Lh5Type::Array { rank: 1, element: Element::Real }
+                Lh5Type::Array {
+                    rank: 1,
+                    element: Element::Real
+                }
             ))))
         );
         assert_eq!(
@@ -161,7 +170,14 @@ mod tests {
             Lh5Type::Table(vec!["t0".into(), "dt".into(), "values".into()])
         );
         assert_eq!(Lh5Type::parse("struct{}"), Lh5Type::Struct(vec![]));
-        for bad in ["", "view{x}", "array<x>{real}", "array<1>{", "array<0>{real}", "tablex"] {
+        for bad in [
+            "",
+            "view{x}",
+            "array<x>{real}",
+            "array<1>{",
+            "array<0>{real}",
+            "tablex",
+        ] {
             assert!(matches!(Lh5Type::parse(bad), Lh5Type::Other(_)), "{bad}");
         }
     }

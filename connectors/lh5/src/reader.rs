@@ -106,6 +106,33 @@ pub struct Lh5Table {
     unsupported: Vec<Unsupported>,
 }
 
+/// hdf5-reader's options: zstd registered as filter 32015, reads bounded by `max_read_bytes`.
+fn open_options(max_read_bytes: usize) -> OpenOptions {
+    let mut filters = FilterRegistry::new();
+    filters.register(FILTER_ZSTD, Box::new(|_, data, _| zstd_chunk(data)));
+    OpenOptions::default()
+        .with_filter_registry(filters)
+        .with_max_read_bytes(max_read_bytes)
+}
+
+/// Decompresses one zstd-filtered chunk, refusing output past hdf5-reader's chunk limit
+/// (custom filters are not given the limit, so a zstd bomb is stopped here).
+fn zstd_chunk(data: &[u8]) -> hdf5_reader::error::Result<Vec<u8>> {
+    use std::io::Read;
+    let bad = |e: String| hdf5_reader::error::Error::InvalidData(format!("zstd filter: {e}"));
+    let cap = hdf5_reader::DEFAULT_MAX_CHUNK_BYTES;
+    let decoder = zstd::stream::read::Decoder::new(data).map_err(|e| bad(e.to_string()))?;
+    let mut out = Vec::new();
+    decoder
+        .take(cap as u64 + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| bad(e.to_string()))?;
+    if out.len() > cap {
+        return Err(bad(format!("chunk decompresses to more than {cap} bytes")));
+    }
+    Ok(out)
+}
+
 fn h5err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
@@ -123,12 +150,14 @@ fn join(parent: &str, name: &str) -> String {
 }
 
 impl Lh5File {
-    /// Opens an LH5 file on disk.
+    /// Opens an LH5 file on disk (read with positional reads: only the datasets a read
+    /// needs are read from disk).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Lh5Error::new(&name, "", e.to_string()))?;
-        Self::from_bytes(name, bytes)
+        let h5 = Hdf5File::open_with_options(path, open_options(DEFAULT_MAX_READ_BYTES))
+            .map_err(|e| Lh5Error::new(&name, "", format!("not a readable HDF5 file: {e}")))?;
+        Ok(Lh5File { name, h5 })
     }
 
     /// Opens an LH5 file held in memory; `name` is used in error messages.
@@ -143,19 +172,7 @@ impl Lh5File {
         max_read_bytes: usize,
     ) -> Result<Self> {
         let name = name.into();
-        let mut filters = FilterRegistry::new();
-        filters.register(
-            FILTER_ZSTD,
-            Box::new(|_, data, _| {
-                zstd::stream::decode_all(data).map_err(|e| {
-                    hdf5_reader::error::Error::InvalidData(format!("zstd filter: {e}"))
-                })
-            }),
-        );
-        let options = OpenOptions::default()
-            .with_filter_registry(filters)
-            .with_max_read_bytes(max_read_bytes);
-        let h5 = Hdf5File::from_vec_with_options(bytes, options)
+        let h5 = Hdf5File::from_vec_with_options(bytes, open_options(max_read_bytes))
             .map_err(|e| Lh5Error::new(&name, "", format!("not a readable HDF5 file: {e}")))?;
         Ok(Lh5File { name, h5 })
     }
@@ -170,7 +187,11 @@ impl Lh5File {
     }
 
     /// The `datatype` attribute of the object at `path` (group or dataset), if any.
-    fn datatype_of(&self, path: &str, is_group: bool) -> std::result::Result<Option<String>, String> {
+    fn datatype_of(
+        &self,
+        path: &str,
+        is_group: bool,
+    ) -> std::result::Result<Option<String>, String> {
         let attr = if is_group {
             let g = self.h5.group(&format!("/{path}")).map_err(h5err)?;
             g.attribute("datatype")
@@ -188,9 +209,17 @@ impl Lh5File {
     /// A string or numeric attribute of an object, as text (`None` when absent or unreadable).
     fn attribute_text(&self, path: &str, is_group: bool, name: &str) -> Option<String> {
         let attr = if is_group {
-            self.h5.group(&format!("/{path}")).ok()?.attribute(name).ok()?
+            self.h5
+                .group(&format!("/{path}"))
+                .ok()?
+                .attribute(name)
+                .ok()?
         } else {
-            self.h5.dataset(&format!("/{path}")).ok()?.attribute(name).ok()?
+            self.h5
+                .dataset(&format!("/{path}"))
+                .ok()?
+                .attribute(name)
+                .ok()?
         };
         if let Ok(s) = attr.read_string() {
             return Some(s);
@@ -245,7 +274,8 @@ impl Lh5File {
     pub fn objects(&self) -> Result<Vec<ObjectInfo>> {
         let mut out = Vec::new();
         self.walk("", 0, &mut |path, dt| {
-            if matches!(Lh5Type::parse(dt), Lh5Type::Table(_) | Lh5Type::Struct(_)) && !dt.is_empty()
+            if matches!(Lh5Type::parse(dt), Lh5Type::Table(_) | Lh5Type::Struct(_))
+                && !dt.is_empty()
             {
                 return false;
             }
@@ -272,7 +302,9 @@ impl Lh5File {
         let (groups, datasets) = self.members(path).map_err(|e| self.err(path, e))?;
         for g in groups {
             let child = join(path, &g);
-            let dt = self.datatype_of(&child, true).map_err(|e| self.err(&child, e))?;
+            let dt = self
+                .datatype_of(&child, true)
+                .map_err(|e| self.err(&child, e))?;
             let stop = match &dt {
                 Some(dt) => visit(&child, dt),
                 None => false,
@@ -283,7 +315,9 @@ impl Lh5File {
         }
         for d in datasets {
             let child = join(path, &d);
-            let dt = self.datatype_of(&child, false).map_err(|e| self.err(&child, e))?;
+            let dt = self
+                .datatype_of(&child, false)
+                .map_err(|e| self.err(&child, e))?;
             visit(&child, dt.as_deref().unwrap_or(""));
         }
         Ok(())
@@ -388,7 +422,8 @@ impl Lh5File {
             metadata.insert(UNITS_KEY.to_string(), units);
         }
         let col = match ty {
-            Lh5Type::Scalar(e) | Lh5Type::Array { element: e, .. }
+            Lh5Type::Scalar(e)
+            | Lh5Type::Array { element: e, .. }
             | Lh5Type::EqualSizedArrays(e) => {
                 if is_group {
                     return Err(format!("datatype '{dt}' on a group"));
@@ -527,7 +562,10 @@ impl Lh5File {
         let values = numeric_as_i128(&ds).map_err(|e| format!("{path}: {e}"))?;
         match values.as_slice() {
             [v] => usize::try_from(*v).map_err(|_| format!("{path}: invalid size {v}")),
-            _ => Err(format!("{path}: expected one value, found {}", values.len())),
+            _ => Err(format!(
+                "{path}: expected one value, found {}",
+                values.len()
+            )),
         }
     }
 
@@ -608,8 +646,8 @@ impl Lh5File {
                 let bytes = ds
                     .read_native_bytes()
                     .map_err(|e| self.err(path, e.to_string()))?;
-                let flat = primitive_array(&bytes, ds.dtype(), element)
-                    .map_err(|e| self.err(path, e))?;
+                let flat =
+                    primitive_array(&bytes, ds.dtype(), element).map_err(|e| self.err(path, e))?;
                 nest_fixed(flat, inner_dims).map_err(|e| self.err(path, e))
             }
             Plan::Strings { path } => {
@@ -692,7 +730,12 @@ impl Lh5File {
         Ok(OffsetBuffer::new(ScalarBuffer::from(offsets)))
     }
 
-    fn read_encoded(&self, path: &str, codec: Codec, decoded_size: Option<usize>) -> Result<ArrayRef> {
+    fn read_encoded(
+        &self,
+        path: &str,
+        codec: Codec,
+        decoded_size: Option<usize>,
+    ) -> Result<ArrayRef> {
         let flat_path = join(path, "encoded_data/flattened_data");
         let ds = self
             .h5
@@ -728,7 +771,10 @@ impl Lh5File {
                 }
                 Some(
                     v.iter()
-                        .map(|&s| usize::try_from(s).map_err(|_| self.err(&sp, format!("invalid size {s}"))))
+                        .map(|&s| {
+                            usize::try_from(s)
+                                .map_err(|_| self.err(&sp, format!("invalid size {s}")))
+                        })
                         .collect::<Result<_>>()?,
                 )
             }
@@ -755,9 +801,9 @@ impl Lh5File {
                 (None, Some(n)) => n,
                 (None, None) => 0,
             };
-            let got = codec.decode(input, expected, &mut samples).map_err(|e| {
-                self.err(path, format!("waveform {row}: {e}"))
-            })?;
+            let got = codec
+                .decode(input, expected, &mut samples)
+                .map_err(|e| self.err(path, format!("waveform {row}: {e}")))?;
             if got != expected {
                 return Err(self.err(
                     path,
@@ -770,7 +816,8 @@ impl Lh5File {
         let item = Arc::new(Field::new("item", DataType::Int32, true));
         match decoded_size {
             Some(n) => {
-                let size = i32::try_from(n).map_err(|_| self.err(path, "decoded_size too large"))?;
+                let size =
+                    i32::try_from(n).map_err(|_| self.err(path, "decoded_size too large"))?;
                 let a = FixedSizeListArray::try_new(item, size, values, None)
                     .map_err(|e| self.err(path, e.to_string()))?;
                 Ok(Arc::new(a))
@@ -887,13 +934,19 @@ fn primitive_array(
     let stored = arrow_type(dt)?;
     if let Some(width) = stored.primitive_width() {
         if bytes.len() % width != 0 {
-            return Err(format!("{} bytes is not a whole number of {stored}", bytes.len()));
+            return Err(format!(
+                "{} bytes is not a whole number of {stored}",
+                bytes.len()
+            ));
         }
     }
     if *element == DataType::Boolean {
         let values: Vec<bool> = match stored.primitive_width() {
             Some(1) => bytes.iter().map(|&b| b != 0).collect(),
-            Some(w) => bytes.chunks_exact(w).map(|c| c.iter().any(|&b| b != 0)).collect(),
+            Some(w) => bytes
+                .chunks_exact(w)
+                .map(|c| c.iter().any(|&b| b != 0))
+                .collect(),
             None => return Err(format!("bool stored as {stored}")),
         };
         return Ok(Arc::new(BooleanArray::from(values)));
