@@ -244,7 +244,9 @@ impl Lh5File {
             Some((p, n)) => (p, n),
             None => ("", path),
         };
-        let (groups, datasets) = self.members(parent)?;
+        let Ok((groups, datasets)) = self.members(parent) else {
+            return Ok(None);
+        };
         if groups.iter().any(|g| g == name) {
             Ok(Some(true))
         } else if datasets.iter().any(|d| d == name) {

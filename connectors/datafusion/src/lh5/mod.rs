@@ -105,6 +105,18 @@ pub(crate) struct Selected {
     pub(crate) channel: Option<i64>,
 }
 
+/// The tables of a file, for error messages.
+fn table_list(tables: &[String]) -> String {
+    if tables.is_empty() {
+        return "the file has no LH5 tables".to_string();
+    }
+    let mut list = tables.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+    if tables.len() > 20 {
+        list.push_str(", …");
+    }
+    format!("tables: {list}")
+}
+
 /// The tables `options` select in `file`, and the tier when the file is read by tier.
 pub(crate) fn select_tables(
     file: &Lh5File,
@@ -141,14 +153,9 @@ pub(crate) fn select_tables(
                 _ => {
                     return Err(format!(
                         "the file holds {} tables; choose one with OPTIONS ('group' '…') or a \
-                         tier with OPTIONS ('tier' '…') (tables: {})",
+                         tier with OPTIONS ('tier' '…') ({})",
                         tables.len(),
-                        tables
-                            .iter()
-                            .take(20)
-                            .cloned()
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        table_list(&tables)
                     ));
                 }
             }
@@ -176,13 +183,8 @@ pub(crate) fn select_tables(
     }
     if selected.is_empty() {
         return Err(format!(
-            "no '{tier}' tables in the file (tables: {})",
-            tables
-                .iter()
-                .take(20)
-                .cloned()
-                .collect::<Vec<_>>()
-                .join(", ")
+            "no '{tier}' tables in the file ({})",
+            table_list(&tables)
         ));
     }
     Ok((selected, Some(tier)))
@@ -256,7 +258,8 @@ struct FileInfo {
 
 /// Plans every selected table of `file` and merges their columns.
 fn file_info(file: &Lh5File, options: &Lh5Options) -> std::result::Result<FileInfo, String> {
-    let (selected, tier) = select_tables(file, options)?;
+    let (selected, tier) =
+        select_tables(file, options).map_err(|e| format!("'{}': {e}", file.name()))?;
     let mut fields: Vec<Field> = Vec::new();
     let mut rows = 0usize;
     let mut unsupported = Vec::new();
@@ -437,9 +440,8 @@ impl TableProviderFactory for Lh5TableFactory {
             })
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let info = info.map_err(|e| {
-                DataFusionError::Plan(format!("table '{table}': '{}': {e}", file.name()))
-            })?;
+            let info =
+                info.map_err(|e| DataFusionError::Plan(format!("table '{table}': {e}")))?;
             for u in &info.unsupported {
                 log::info!("table '{table}': '{}': column {u} not read", file.name());
             }

@@ -168,8 +168,14 @@ impl FileOpener for Lh5Opener {
         let limit = self.limit;
         Ok(async move {
             let lh5 = open_file(&store, &file.object_meta).await?;
+            let size = file.object_meta.size;
+            let byte_range = file
+                .range
+                .as_ref()
+                .map(|r| (r.start.max(0) as u64)..(r.end.max(0) as u64));
             let (tx, rx) = mpsc::channel::<Result<RecordBatch>>(2);
             tokio::task::spawn_blocking(move || {
+                let part = Part { byte_range, size };
                 let run = || -> Result<()> {
                     read_file(
                         &lh5,
@@ -178,6 +184,7 @@ impl FileOpener for Lh5Opener {
                         &schema,
                         batch_rows,
                         limit,
+                        part,
                         &tx,
                     )
                 };
@@ -198,7 +205,28 @@ fn exec(e: impl fmt::Display) -> DataFusionError {
     DataFusionError::Execution(e.to_string())
 }
 
+/// The part of a file one scan partition reads: DataFusion splits big files into byte
+/// ranges; table `i` of `n` belongs to the range holding byte `i × size / n`, so every table
+/// is read by exactly one partition whatever the ranges.
+struct Part {
+    byte_range: Option<std::ops::Range<u64>>,
+    size: u64,
+}
+
+impl Part {
+    fn owns(&self, i: usize, n: usize) -> bool {
+        match &self.byte_range {
+            None => true,
+            Some(r) => {
+                let position = (i as u128 * self.size as u128 / n.max(1) as u128) as u64;
+                r.contains(&position)
+            }
+        }
+    }
+}
+
 /// Reads the selected tables of `file` into batches of `schema` and sends them.
+#[allow(clippy::too_many_arguments)]
 fn read_file(
     file: &Lh5File,
     options: &Lh5Options,
@@ -206,14 +234,19 @@ fn read_file(
     schema: &SchemaRef,
     batch_rows: usize,
     limit: Option<usize>,
+    part: Part,
     tx: &mpsc::Sender<Result<RecordBatch>>,
 ) -> Result<()> {
     let (selected, _) =
         select_tables(file, options).map_err(|e| exec(format!("'{}': {e}", file.name())))?;
     let mut left = limit.unwrap_or(usize::MAX);
-    for s in selected {
+    let n = selected.len();
+    for (i, s) in selected.into_iter().enumerate() {
         if left == 0 {
             break;
+        }
+        if !part.owns(i, n) {
+            continue;
         }
         let table = file.table(&s.group).map_err(exec)?;
         // Which projected columns this table holds, in projection order.
