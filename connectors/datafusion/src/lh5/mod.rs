@@ -110,7 +110,12 @@ fn table_list(tables: &[String]) -> String {
     if tables.is_empty() {
         return "the file has no LH5 tables".to_string();
     }
-    let mut list = tables.iter().take(20).cloned().collect::<Vec<_>>().join(", ");
+    let mut list = tables
+        .iter()
+        .take(20)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
     if tables.len() > 20 {
         list.push_str(", …");
     }
@@ -440,8 +445,7 @@ impl TableProviderFactory for Lh5TableFactory {
             })
             .await
             .map_err(|e| DataFusionError::External(Box::new(e)))?;
-            let info =
-                info.map_err(|e| DataFusionError::Plan(format!("table '{table}': {e}")))?;
+            let info = info.map_err(|e| DataFusionError::Plan(format!("table '{table}': {e}")))?;
             for u in &info.unsupported {
                 log::info!("table '{table}': '{}': column {u} not read", file.name());
             }
