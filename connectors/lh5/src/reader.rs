@@ -934,13 +934,13 @@ fn primitive_array(
     element: &DataType,
 ) -> std::result::Result<ArrayRef, String> {
     let stored = arrow_type(dt)?;
-    if let Some(width) = stored.primitive_width() {
-        if bytes.len() % width != 0 {
-            return Err(format!(
-                "{} bytes is not a whole number of {stored}",
-                bytes.len()
-            ));
-        }
+    if let Some(width) = stored.primitive_width()
+        && !bytes.len().is_multiple_of(width)
+    {
+        return Err(format!(
+            "{} bytes is not a whole number of {stored}",
+            bytes.len()
+        ));
     }
     if *element == DataType::Boolean {
         let values: Vec<bool> = match stored.primitive_width() {
@@ -1005,7 +1005,7 @@ fn nest_fixed(flat: ArrayRef, dims: &[usize]) -> std::result::Result<ArrayRef, S
     let mut array = flat;
     for &d in dims.iter().rev() {
         let size = i32::try_from(d).map_err(|_| format!("dimension {d} too large"))?;
-        if d == 0 || array.len() % d != 0 {
+        if d == 0 || !array.len().is_multiple_of(d) {
             if d == 0 && array.is_empty() {
                 // Zero-width rows: the row count cannot be recovered from the values.
                 return Err("zero-width array dimensions are not supported".into());

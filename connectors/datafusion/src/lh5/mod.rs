@@ -398,7 +398,7 @@ impl TableProviderFactory for Lh5TableFactory {
         let paths = cmd
             .locations
             .iter()
-            .map(|l| ListingTableUrl::parse(l))
+            .map(ListingTableUrl::parse)
             .collect::<Result<Vec<_>>>()?;
         let Some(first) = paths.first() else {
             return plan_err!("table '{table}': CREATE EXTERNAL TABLE needs a LOCATION");
@@ -452,10 +452,11 @@ impl TableProviderFactory for Lh5TableFactory {
             match &resolved_tier {
                 None => {
                     // The first file decides between one table and a tier for all files.
-                    if options.tier.is_none() && options.group.is_none() {
-                        if let Some(t) = &info.tier {
-                            options.tier = Some(t.clone());
-                        }
+                    if options.tier.is_none()
+                        && options.group.is_none()
+                        && let Some(t) = &info.tier
+                    {
+                        options.tier = Some(t.clone());
                     }
                     resolved_tier = Some(info.tier.clone());
                 }
