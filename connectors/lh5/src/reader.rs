@@ -788,9 +788,15 @@ impl Lh5File {
         }
         .filter(|&t| t <= i32::MAX as usize)
         .ok_or_else(|| self.err(path, "decoded waveforms exceed 2^31 samples"))?;
+        // Reserve no more than the encoded bytes can produce (a radware waveform holds at
+        // most 32767 samples, a uleb128 one at most one per byte), whatever the sizes claim.
+        let producible = match codec {
+            Codec::RadwareSigcompress { .. } => rows.saturating_mul(i16::MAX as usize),
+            Codec::Uleb128ZigzagDiff => bytes.len(),
+        };
         let mut samples: Vec<i32> = Vec::new();
         samples
-            .try_reserve(total)
+            .try_reserve(total.min(producible))
             .map_err(|e| self.err(path, e.to_string()))?;
         let mut list_offsets = Vec::with_capacity(rows + 1);
         list_offsets.push(0i32);

@@ -22,8 +22,7 @@ fn testdata(name: &str) -> Option<Vec<u8>> {
 
 /// Opens `bytes` and reads every object and table; returns how many reads succeeded.
 fn read_everything(bytes: Vec<u8>) -> usize {
-    let Ok(file) = hepq_lh5::Lh5File::from_bytes_with_limit("corrupt.lh5", bytes, 64 << 20)
-    else {
+    let Ok(file) = hepq_lh5::Lh5File::from_bytes_with_limit("corrupt.lh5", bytes, 64 << 20) else {
         return 0;
     };
     let mut ok = 0;
@@ -37,10 +36,10 @@ fn read_everything(bytes: Vec<u8>) -> usize {
     }
     if let Ok(tables) = file.tables() {
         for t in tables {
-            if let Ok(table) = file.table(&t) {
-                if table.read(&file, None).is_ok() {
-                    ok += 1;
-                }
+            if let Ok(table) = file.table(&t)
+                && table.read(&file, None).is_ok()
+            {
+                ok += 1;
             }
         }
     }
@@ -66,7 +65,17 @@ fn intact_files_read_completely() {
 fn truncated_files_give_errors() {
     for name in FILES {
         let Some(bytes) = testdata(name) else { return };
-        for cut in [0, 7, 8, 100, 512, 2048, bytes.len() / 4, bytes.len() / 2, bytes.len() - 1] {
+        for cut in [
+            0,
+            7,
+            8,
+            100,
+            512,
+            2048,
+            bytes.len() / 4,
+            bytes.len() / 2,
+            bytes.len() - 1,
+        ] {
             read_everything(bytes[..cut.min(bytes.len())].to_vec());
         }
     }
@@ -84,10 +93,18 @@ fn flipped_and_zeroed_bytes_never_panic() {
         // Damage concentrated in the metadata at the start, and spread over the file.
         for round in 0..40 {
             let mut b = bytes.clone();
-            let span = if round % 2 == 0 { 8192.min(b.len()) } else { b.len() };
+            let span = if round % 2 == 0 {
+                8192.min(b.len())
+            } else {
+                b.len()
+            };
             for _ in 0..(1 + round % 7) {
                 let i = next(span);
-                b[i] = if round % 3 == 0 { 0 } else { b[i] ^ (1 << next(8)) };
+                b[i] = if round % 3 == 0 {
+                    0
+                } else {
+                    b[i] ^ (1 << next(8))
+                };
             }
             read_everything(b);
         }
