@@ -166,3 +166,27 @@ def test_generated_tables_through_sql(hepq, generated):
             got = [r[col] for r in rows]
             bad = [i for i, (a, b) in enumerate(zip(got, expected)) if not same_sql(a, b)]
             assert not bad, f"{group}/{col} row {bad[0]}: {got[bad[0]]} vs {expected[bad[0]]}"
+
+
+def test_only_projected_datasets_are_read(hepq, tmp_path):
+    """A table whose column `bad` has a corrupted gzip chunk: queries of the other column work
+    (its datasets alone are read); reading `bad` fails with an error naming file and dataset."""
+    lh5, lgdo = reference()
+    import h5py
+
+    t = lgdo.types
+    path = tmp_path / "damaged.lh5"
+    settings = {"compression": "gzip", "chunks": (100,)}
+    good = t.Array(np.arange(1000, dtype="f8"), attrs={"hdf5_settings": settings})
+    bad = t.Array(np.arange(1000, dtype="f8") * 2, attrs={"hdf5_settings": settings})
+    lh5.write(t.Table(col_dict={"good": good, "bad": bad}), "tab", str(path))
+    with h5py.File(path, "r") as h:
+        info = h["tab/bad"].id.get_chunk_info(3)
+    data = bytearray(path.read_bytes())
+    data[info.byte_offset : info.byte_offset + info.size] = b"\xff" * info.size
+    path.write_bytes(bytes(data))
+
+    assert hepq.sql(f"SELECT sum(good) AS s FROM read_lh5('{path}', 'tab')") == [{"s": 499500.0}]
+    run = hepq.sql_run(f"SELECT sum(bad) FROM read_lh5('{path}', 'tab')", check=False)
+    assert run.returncode != 0
+    assert "damaged.lh5" in run.stderr and "tab/bad" in run.stderr, run.stderr
