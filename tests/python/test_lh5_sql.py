@@ -6,7 +6,8 @@ other table with `read_lh5(file, group)` — and each column of each channel is 
 row, with `lh5.read(group, file)`: numbers, booleans, strings, equal-sized arrays, vectors of
 vectors, nested tables and waveform tables (encoded ones decoded by legend-lh5io). The JSON
 output writes NaN and ±inf as null, so a null equals a non-finite reference value; a column a channel lacks
-must be all null. Partition pruning on LEGEND file names is checked on EXPLAIN output.
+must be all null. Partition pruning on LEGEND file names is checked on EXPLAIN output, and
+a tier uploaded to a local moto S3 server reads as it does from disk.
 """
 
 from __future__ import annotations
@@ -159,3 +160,60 @@ def test_partition_filters_prune_files(hepq):
     assert everything.count("-tier_hit.lh5") == 4, everything
     rows = hepq.sql(create + "SELECT count(*) AS n FROM hit WHERE datatype = 'cal' AND file_timestamp < '20230318T012200Z'")
     assert rows == [{"n": 30}]
+
+
+def test_lh5_tier_over_s3_matches_local(hepq, tmp_path):
+    """The hit tier uploaded to a local moto S3 server reads as it does from disk."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    import pytest
+
+    boto3 = pytest.importorskip("boto3")
+    try:
+        import moto.server  # noqa: F401
+    except ImportError as e:
+        skip_or_fail(f"moto[server] is not installed: {e}")
+    hit = TESTDATA / "prod-ref-l200" / "generated" / "tier" / "hit"
+    if not hit.exists():
+        skip_or_fail(f"missing test data {hit}")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                urllib.request.urlopen(f"{endpoint}/moto-api/", timeout=1).read()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "moto did not start"
+                time.sleep(0.2)
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1",
+                          aws_access_key_id="x", aws_secret_access_key="y")
+        s3.create_bucket(Bucket="legend")
+        for f in sorted(hit.rglob("*.lh5")):
+            s3.upload_file(str(f), "legend", f"tier/hit/{f.relative_to(hit).as_posix()}")
+        query = ("SELECT channel, datatype, count(*) AS n, round(sum(cuspEmax_ctc_cal), 6) AS e FROM t "
+                 "GROUP BY 1, 2 ORDER BY 1, 2")
+        local = hepq.sql(
+            f"CREATE EXTERNAL TABLE t STORED AS LH5 LOCATION '{hit}/' OPTIONS ('tier' 'hit'); " + query
+        )
+        remote = hepq.sql(
+            "CREATE EXTERNAL TABLE t STORED AS LH5 LOCATION 's3://legend/tier/hit/' OPTIONS ("
+            f"'tier' 'hit', 'aws.endpoint' '{endpoint}', 'aws.region' 'us-east-1', "
+            "'aws.access_key_id' 'x', 'aws.secret_access_key' 'y', 'aws.allow_http' 'true'); " + query
+        )
+        assert remote == local and sum(r["n"] for r in local) == 180
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
