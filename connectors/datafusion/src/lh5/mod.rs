@@ -38,8 +38,9 @@ use async_trait::async_trait;
 use datafusion::arrow::array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef, Schema, SchemaRef};
 use datafusion::catalog::{Session, TableProvider, TableProviderFactory};
+use datafusion::common::stats::Precision;
 use datafusion::common::tree_node::{Transformed, TreeNode};
-use datafusion::common::{Column, DFSchema, DataFusionError, Result, plan_err};
+use datafusion::common::{Column, DFSchema, DataFusionError, Result, Statistics, plan_err};
 use datafusion::datasource::listing::{ListingTableUrl, PartitionedFile};
 use datafusion::datasource::physical_plan::{FileGroup, FileScanConfigBuilder};
 use datafusion::datasource::source::DataSourceExec;
@@ -676,8 +677,13 @@ impl TableProvider for Lh5Provider {
             self.options.clone(),
             self.channel_column.clone(),
         ));
+        // Row counts are known from planning: `count(*)` needs no file read.
+        let rows: usize = kept.iter().map(|&i| self.files[i].rows).sum();
+        let statistics =
+            Statistics::new_unknown(&self.schema).with_num_rows(Precision::Exact(rows));
         let config = FileScanConfigBuilder::new(self.object_store_url.clone(), source)
             .with_file_groups(groups)
+            .with_statistics(statistics)
             .with_limit(limit)
             .with_projection_indices(projection.cloned())?
             .build();
