@@ -26,6 +26,7 @@
 //!   without a column reads NULL there); `units` attributes are kept as field metadata.
 //! * Only the projected datasets are read. Columns hepq cannot read are left out (logged
 //!   with their reason); the rest of the table still reads.
+//! * Row counts come from planning (exact statistics): `count(*)` opens no file.
 
 pub mod legend;
 mod source;
