@@ -46,13 +46,14 @@ step "dependency directions (scripts/check-deps.py)"
 step "cargo test --workspace"
 cargo test --workspace
 
-step "cargo build --workspace --bins --examples (hepq, root_dump and rntuple_dump for the Python suite)"
+step "cargo build --workspace --bins --examples (hepq, root_dump, rntuple_dump and lh5_dump for the Python suite)"
 cargo build --workspace --bins --examples
 
 step "pytest tests/python"
 HEPQ_BIN="$TARGET_DIR/debug/hepq" HEPQ_ROOT_DUMP="$TARGET_DIR/debug/examples/root_dump" \
     HEPQ_ROOT_WRITE="$TARGET_DIR/debug/examples/root_write" \
     HEPQ_RNTUPLE_DUMP="$TARGET_DIR/debug/examples/rntuple_dump" \
+    HEPQ_LH5_DUMP="$TARGET_DIR/debug/examples/lh5_dump" \
     "$VENV/bin/python" -m pytest -q tests/python
 
 step "all tests passed"

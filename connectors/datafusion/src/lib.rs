@@ -10,6 +10,8 @@
 //! * [`root`] — ROOT TTree files: `STORED AS ROOT`, `read_root(...)` (see its module docs for
 //!   options).
 //! * [`rntuple`] — ROOT RNTuples: `STORED AS RNTUPLE`, `read_rntuple(...)`.
+//! * [`lh5`] — LEGEND LH5 files: `STORED AS LH5`, `read_lh5(...)` (see its module docs for
+//!   options).
 //!
 //! ```no_run
 //! # async fn example() -> datafusion::common::Result<()> {
@@ -22,6 +24,7 @@
 //! ```
 
 pub mod hive;
+pub mod lh5;
 pub mod rntuple;
 pub mod root;
 
@@ -36,7 +39,7 @@ pub const LISTING_FORMATS: &[&str] = &["PARQUET", "CSV", "JSON", "NDJSON", "ARRO
 pub const HEP_FORMATS: &[&str] = &["ROOT", "RNTUPLE"];
 
 /// Puts hepq's table factories in `state` in place of DataFusion's listing factory, and
-/// registers hepq's own file formats (`STORED AS ROOT`, `STORED AS RNTUPLE`).
+/// registers hepq's own file formats (`STORED AS ROOT`, `STORED AS RNTUPLE`, `STORED AS LH5`).
 pub fn register_table_factories(state: &mut SessionState) {
     // Registering a new extension cannot fail; `overwrite` keeps a previous registration.
     let _ = state.register_file_format(Arc::new(root::RootFormatFactory), true);
@@ -50,9 +53,11 @@ pub fn register_table_factories(state: &mut SessionState) {
     for format in HEP_FORMATS {
         factories.insert((*format).to_string(), Arc::new(hive::HiveTableFactory));
     }
+    factories.insert(lh5::LH5_FORMAT.to_string(), Arc::new(lh5::Lh5TableFactory));
 }
 
-/// hepq's table functions (`read_root`, `read_rntuple`), to register on a `SessionContext`.
+/// hepq's table functions (`read_root`, `read_rntuple`, `read_lh5`), to register on a
+/// `SessionContext`.
 pub fn table_functions() -> Vec<(
     &'static str,
     Arc<dyn datafusion::catalog::TableFunctionImpl>,
@@ -60,5 +65,6 @@ pub fn table_functions() -> Vec<(
     vec![
         ("read_root", Arc::new(root::table_function::ReadRoot)),
         ("read_rntuple", Arc::new(rntuple::ReadRNTuple)),
+        ("read_lh5", Arc::new(lh5::ReadLh5)),
     ]
 }
