@@ -24,7 +24,8 @@ cache, one untimed run first, then the median of --repeat runs):
     python bench/udfs/run.py --events 100000 --values 10000000 --repeat 3   # a quick look
 
 Inputs are cached in bench/data/ (not committed). hepq runs from the release build
-(`cargo build --release --workspace --bins`, which also builds `udf_kernels`).
+(`cargo build --release --workspace --bins --features hepq-bench/criterion`, which also
+builds `udf_kernels`).
 """
 
 from __future__ import annotations
@@ -182,7 +183,8 @@ def run_criterion(events: int, values: int, threads: int) -> dict[str, float]:
     """Runs `udf_kernels` and returns each benchmark's median time in seconds."""
     binary = TARGET / "release" / "udf_kernels"
     if not binary.exists():
-        sys.exit(f"{binary} is missing: cargo build --release --workspace --bins")
+        sys.exit(f"{binary} is missing: cargo build --release --workspace --bins "
+                 "--features hepq-bench/criterion")
     home = DATA / "criterion"
     env = dict(os.environ, CRITERION_HOME=str(home), HEPQ_BENCH_THREADS=str(threads),
                HEPQ_BENCH_EVENTS=str(events), HEPQ_BENCH_VALUES=str(values))

@@ -8,7 +8,8 @@
 //! * `hist/*` — filling Float32 numbers into a 100-bin regular histogram, ungrouped and
 //!   `GROUP BY` 10,000 groups.
 //!
-//! Run: `target/release/udf_kernels --bench` (criterion's arguments work: a filter, `--list`,
+//! Build with `cargo build --release --workspace --bins --features hepq-bench/criterion`, run
+//! `target/release/udf_kernels --bench` (criterion's arguments work: a filter, `--list`,
 //! `--sample-size N`). `HEPQ_BENCH_THREADS` sets the engine's threads (default 1: per core),
 //! `HEPQ_BENCH_EVENTS` and `HEPQ_BENCH_VALUES` the data sizes. `bench/udfs/run.py` runs this
 //! next to DuckDB and boost-histogram and writes `bench/udfs/RESULTS.md`.

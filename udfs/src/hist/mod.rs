@@ -73,7 +73,10 @@ pub fn table_functions() -> Vec<(&'static str, Arc<dyn TableFunctionImpl>)> {
 }
 
 /// The table functions' documentation, for the SQL reference: (name, documentation).
-pub fn table_function_docs() -> Vec<(&'static str, &'static datafusion::logical_expr::Documentation)> {
+pub fn table_function_docs() -> Vec<(
+    &'static str,
+    &'static datafusion::logical_expr::Documentation,
+)> {
     bins::documentation()
         .map(|doc| ("hist_bins", doc))
         .into_iter()

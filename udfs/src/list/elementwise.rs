@@ -22,9 +22,6 @@ use datafusion::arrow::array::{ArrayRef, AsArray, Datum, Scalar};
 use datafusion::arrow::compute::kernels::{boolean, cmp, numeric};
 use datafusion::arrow::datatypes::{DataType, Field, FieldRef};
 use datafusion::common::{DFSchema, Result, ScalarValue, exec_err, plan_err};
-use datafusion::common::config::ConfigOptions;
-use datafusion::common::tree_node::Transformed;
-use datafusion::logical_expr::expr_rewriter::FunctionRewrite;
 use datafusion::logical_expr::interval_arithmetic::Interval;
 use datafusion::logical_expr::planner::{ExprPlanner, PlannerResult, RawBinaryExpr};
 use datafusion::logical_expr::simplify::{ExprSimplifyResult, SimplifyContext};
@@ -430,39 +427,6 @@ impl ExprPlanner for ListOperatorPlanner {
         let left = narrow_literal(expr.left, &right_type);
         let right = narrow_literal(expr.right, &left_type);
         Ok(PlannerResult::Planned(udf.call(vec![left, right])))
-    }
-}
-
-/// Rewrites the unary operators `NOT mask` and `-list` on list operands into
-/// `elementwise_not` / `elementwise_neg` calls (DataFusion's planner has no hook for unary
-/// operators, so this runs as a function rewrite before type coercion).
-#[derive(Debug, Default)]
-pub struct ListUnaryRewrite;
-
-impl FunctionRewrite for ListUnaryRewrite {
-    fn name(&self) -> &str {
-        "hepq_list_unary_operators"
-    }
-
-    fn rewrite(
-        &self,
-        expr: Expr,
-        schema: &DFSchema,
-        _config: &ConfigOptions,
-    ) -> Result<Transformed<Expr>> {
-        let (op, inner) = match expr {
-            Expr::Not(inner) => (Op::Not, inner),
-            Expr::Negative(inner) => (Op::Neg, inner),
-            other => return Ok(Transformed::no(other)),
-        };
-        let is_list_operand = inner.get_type(schema).is_ok_and(|t| is_list(&t));
-        match operator_udf(op) {
-            Some(udf) if is_list_operand => Ok(Transformed::yes(udf.call(vec![*inner]))),
-            _ => Ok(Transformed::no(match op {
-                Op::Not => Expr::Not(inner),
-                _ => Expr::Negative(inner),
-            })),
-        }
     }
 }
 

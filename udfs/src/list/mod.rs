@@ -35,6 +35,5 @@ pub fn functions() -> Vec<Arc<ScalarUDF>> {
 /// ([`elementwise::ListOperatorPlanner`]).
 pub fn register_planners(registry: &mut dyn FunctionRegistry) -> Result<()> {
     registry.register_expr_planner(Arc::new(elementwise::ListOperatorPlanner))?;
-    registry.register_function_rewrite(Arc::new(elementwise::ListUnaryRewrite))?;
     Ok(())
 }
