@@ -33,6 +33,27 @@ enum Command {
     Generate(GenerateArgs),
     /// Show what a ROOT file holds: trees, branches, types, baskets, sizes and codecs.
     Inspect(InspectArgs),
+    /// Serve SQL over the PostgreSQL wire protocol (psql, psycopg, SQLAlchemy, pandas, …).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on. Non-loopback addresses need --insecure (no authentication yet).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5433")]
+    listen: std::net::SocketAddr,
+    /// Register a table in every connection's session: NAME=LOCATION or NAME:FORMAT=LOCATION
+    /// (as for `hepq sql --register`). Repeatable.
+    #[arg(long = "register", value_name = "NAME=LOCATION")]
+    register: Vec<String>,
+    /// Maximum simultaneous client connections.
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    max_connections: usize,
+    /// Allow listening on a non-loopback address without authentication.
+    #[arg(long)]
+    insecure: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +194,28 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 print!("{}", session.inspect(&args.file).await?);
                 Ok(())
             })
+        }
+        Command::Serve(args) => {
+            let runtime = runtime(args.engine.threads)?;
+            let mut register = Vec::new();
+            for spec in &args.register {
+                register.push(sql_cmd::parse_register(spec)?);
+            }
+            let options = crate::pg::ServeOptions {
+                listen: args.listen,
+                session: SessionOptions {
+                    threads: args.engine.threads,
+                    memory_limit: args.engine.memory_limit,
+                    warehouse: args.engine.warehouse.clone(),
+                    object_store_env: aws_environment(),
+                },
+                register,
+                max_connections: args.max_connections,
+                insecure: args.insecure,
+            };
+            runtime
+                .block_on(crate::pg::serve(options))
+                .map_err(|e| CliError::Message(e.to_string()))
         }
         Command::Generate(args) => {
             let dataset = match args.dataset {
