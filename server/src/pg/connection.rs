@@ -439,11 +439,13 @@ fn classify(statement: DFStatement) -> Parsed {
             _ => Command::Noop("SET".into()),
         },
         ast::Statement::ShowVariable { variable } => {
-            let name = variable
-                .iter()
-                .map(|i| i.value.clone())
-                .collect::<Vec<_>>()
-                .join(" ");
+            let words: Vec<String> = variable.iter().map(|i| i.value.clone()).collect();
+            // `SHOW datafusion.execution.batch_size` arrives as three words, as does
+            // `SHOW transaction isolation level`.
+            let dotted = words
+                .first()
+                .is_some_and(|w| is_engine_setting(&format!("{w}.")));
+            let name = words.join(if dotted { "." } else { " " });
             if is_engine_setting(&name) {
                 return Parsed::Engine(DFStatement::Statement(inner));
             }
@@ -713,7 +715,7 @@ fn encoders(batch: &RecordBatch, fields: &[FieldRef]) -> Result<Vec<ColumnEncode
         .columns()
         .iter()
         .zip(fields)
-        .map(|(a, f)| ColumnEncoder::new(a, f).map_err(|e| PgError::new("XX000", e.to_string())))
+        .map(|(a, f)| ColumnEncoder::new(a, f).map_err(|e| PgError::new("22003", e.to_string())))
         .collect()
 }
 
@@ -1474,6 +1476,8 @@ impl Connection {
                 "\\N".into()
             }
         });
+        // One CopyData message per row, as PostgreSQL sends (clients parse them one by one);
+        // the binary header travels with the first row.
         let mut chunk = BytesMut::new();
         if binary {
             chunk.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
@@ -1488,6 +1492,7 @@ impl Connection {
                 write_copy_text(&mut chunk, name.as_bytes(), spec.format, delimiter);
             }
             chunk.put_u8(b'\n');
+            w.push(B::CopyData(CopyData::new(chunk.split().freeze())))?;
         }
         let mut rows = 0u64;
         let mut scratch = BytesMut::new();
@@ -1524,13 +1529,12 @@ impl Connection {
                     chunk.put_u8(b'\n');
                 }
                 rows += 1;
-                if chunk.len() >= super::protocol::FLUSH_AT {
-                    w.push(B::CopyData(CopyData::new(chunk.split().freeze())))?;
-                    w.maybe_flush().await?;
-                }
+                w.push(B::CopyData(CopyData::new(chunk.split().freeze())))?;
+                w.maybe_flush().await?;
             }
         }
         if binary {
+            // With no rows the trailer joins the header in one message.
             chunk.put_i16(-1);
         }
         if !chunk.is_empty() {

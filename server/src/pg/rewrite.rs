@@ -43,6 +43,40 @@ pub fn rewrite(statement: &mut Statement) {
     });
 }
 
+/// A scalar subquery over catalog tables that looks one row up (`(SELECT typcollation FROM
+/// pg_type WHERE oid = a.atttypid)`) gets its value wrapped in `max(…)`: the engine can
+/// decorrelate aggregated subqueries only, and for the single row PostgreSQL requires of a
+/// scalar subquery the value is the same.
+fn aggregate_catalog_lookup(query: &mut Query) {
+    let SetExpr::Select(select) = query.body.as_mut() else {
+        return;
+    };
+    let reads_catalog = select.from.iter().any(|item| {
+        std::iter::once(&item.relation)
+            .chain(item.joins.iter().map(|j| &j.relation))
+            .any(|f| match f {
+                TableFactor::Table { name, .. } => {
+                    last_part(name).is_some_and(|t| TABLES.contains(&t.as_str()))
+                }
+                _ => false,
+            })
+    });
+    let grouped = !matches!(&select.group_by, GroupByExpr::Expressions(v, _) if v.is_empty());
+    let mut finder = AggregateFinder::default();
+    for item in &select.projection {
+        let _ = item.visit(&mut finder);
+    }
+    if !reads_catalog || grouped || finder.found || select.projection.len() != 1 {
+        return;
+    }
+    match &mut select.projection[0] {
+        SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. } => {
+            *e = call("max", e.clone());
+        }
+        _ => {}
+    }
+}
+
 /// Finds aggregate calls of a projection, not looking into its subqueries.
 #[derive(Default)]
 struct AggregateFinder {
@@ -262,6 +296,7 @@ fn rewrite_expr(expr: &mut Expr) {
         Expr::Subquery(q) if over_empty_table(q) => {
             *expr = value(Value::Null);
         }
+        Expr::Subquery(q) => aggregate_catalog_lookup(q),
         Expr::Exists { subquery, negated } if over_empty_table(subquery) => {
             *expr = value(Value::Boolean(*negated));
         }
@@ -342,19 +377,19 @@ mod tests {
             rw(
                 "SELECT c.oid FROM pg_class c WHERE c.relname OPERATOR(pg_catalog.~) '^(e)$' COLLATE pg_catalog.default"
             ),
-            "SELECT c.oid FROM pg_catalog.pg_class AS c WHERE c.relname ~ '^(e)$'"
+            "SELECT c.oid FROM pg_catalog.pg_class c WHERE c.relname ~ '^(e)$'"
         );
         assert_eq!(
             rw(
                 "SELECT pg_catalog.format_type(t.oid, NULL), 'events'::regclass, t.oid::regtype::text FROM pg_type t"
             ),
-            "SELECT format_type(t.oid, NULL), hepq_regclass('events'), CAST(hepq_regtype(t.oid) AS TEXT) FROM pg_catalog.pg_type AS t"
+            "SELECT format_type(t.oid, NULL), hepq_regclass('events'), hepq_regtype(t.oid)::TEXT FROM pg_catalog.pg_type t"
         );
         assert_eq!(
             rw(
                 "SELECT a.attname, (SELECT pg_get_expr(d.adbin, d.adrelid) FROM pg_attrdef d WHERE d.adrelid = a.attrelid) FROM pg_attribute a"
             ),
-            "SELECT a.attname, NULL FROM pg_catalog.pg_attribute AS a"
+            "SELECT a.attname, NULL FROM pg_catalog.pg_attribute a"
         );
         assert_eq!(
             rw("SELECT (SELECT count(*) FROM pg_attrdef)"),

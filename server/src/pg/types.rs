@@ -6,8 +6,8 @@
 //! | Boolean | `bool` |
 //! | Int8, Int16, UInt8 | `int2` |
 //! | Int32, UInt16 | `int4` |
-//! | Int64, UInt32 | `int8` |
-//! | UInt64, Decimal128/256(p, s) | `numeric` (typmod from p, s) |
+//! | Int64, UInt32, UInt64 | `int8` (a UInt64 value above 2^63-1 fails the query, 22003) |
+//! | Decimal128/256(p, s) | `numeric` (typmod from p, s) |
 //! | Float16, Float32 | `float4` |
 //! | Float64 | `float8` |
 //! | Utf8, LargeUtf8, Utf8View | `text` (`json` when marked `arrow.json`, e.g. histograms) |
@@ -303,8 +303,8 @@ pub fn scalar_of(data_type: &DataType, json: bool) -> Option<Scalar> {
         D::Boolean => Scalar::Bool,
         D::Int8 | D::Int16 | D::UInt8 => Scalar::Int2,
         D::Int32 | D::UInt16 => Scalar::Int4,
-        D::Int64 | D::UInt32 => Scalar::Int8,
-        D::UInt64 | D::Decimal32(..) | D::Decimal64(..) | D::Decimal128(..) | D::Decimal256(..) => {
+        D::Int64 | D::UInt32 | D::UInt64 => Scalar::Int8,
+        D::Decimal32(..) | D::Decimal64(..) | D::Decimal128(..) | D::Decimal256(..) => {
             Scalar::Numeric
         }
         D::Float16 | D::Float32 => Scalar::Float4,
@@ -424,6 +424,14 @@ impl ColumnEncoder {
         } else {
             arrow::compute::cast(array, &target)?
         };
+        if let Some(u) = array.as_primitive_opt::<UInt64Type>()
+            && arrow::compute::max(u).is_some_and(|m| m > i64::MAX as u64)
+        {
+            return Err(arrow::error::ArrowError::ComputeError(format!(
+                "value out of range for bigint in column \"{}\"",
+                field.name()
+            )));
+        }
         Ok(Self {
             wire: wire_of(field),
             json: is_json_field(field),
@@ -434,7 +442,7 @@ impl ColumnEncoder {
     /// Appends the value of `row` in text or binary form; returns false for NULL (nothing
     /// written).
     pub fn write(&self, row: usize, binary: bool, out: &mut BytesMut) -> bool {
-        if self.array.is_null(row) {
+        if null_at(self.array.as_ref(), row) {
             return false;
         }
         match self.wire {
@@ -472,6 +480,11 @@ impl ColumnEncoder {
             out.put_i32(-1);
         }
     }
+}
+
+/// NULL test that also covers `Null`-typed arrays (which carry no validity buffer).
+fn null_at(a: &dyn Array, i: usize) -> bool {
+    a.data_type() == &DataType::Null || a.is_null(i)
 }
 
 fn int_at(a: &dyn Array, i: usize) -> Option<i128> {
@@ -878,7 +891,7 @@ fn array_binary(a: &dyn Array, row: usize, elem: Scalar, dims: usize, out: &mut 
     };
     let empty = start == end;
     out.put_i32(if empty { 0 } else { sizes.len() as i32 });
-    let has_null = (start..end).any(|j| leaf.is_null(j));
+    let has_null = (start..end).any(|j| null_at(leaf.as_ref(), j));
     out.put_i32(i32::from(has_null));
     out.put_u32(elem.oid());
     if !empty {
@@ -888,7 +901,7 @@ fn array_binary(a: &dyn Array, row: usize, elem: Scalar, dims: usize, out: &mut 
         }
     }
     for j in start..end {
-        if leaf.is_null(j) {
+        if null_at(leaf.as_ref(), j) {
             out.put_i32(-1);
             continue;
         }
@@ -931,7 +944,7 @@ fn text_level(
             text_level(&sizes[1..], leaf, at, elem, out, scratch);
             continue;
         }
-        if leaf.is_null(at) {
+        if null_at(leaf, at) {
             out.extend_from_slice(b"NULL");
             continue;
         }
@@ -963,7 +976,7 @@ fn needs_quotes(s: &[u8]) -> bool {
 /// A value as JSON (structs → objects, lists → arrays, maps → objects).
 pub fn json_value(a: &dyn Array, i: usize, json_text: bool) -> serde_json::Value {
     use serde_json::Value;
-    if a.is_null(i) {
+    if null_at(a, i) {
         return Value::Null;
     }
     match a.data_type() {
@@ -1394,10 +1407,15 @@ mod tests {
             let norm = |x: &str| x.parse::<f64>().unwrap();
             assert_eq!(norm(&back), norm(s), "{s} -> {back}");
         }
-        assert_eq!(
-            parse_text_array("{1,NULL, 3}", 23).unwrap().to_string(),
-            "[1, NULL, 3]"
-        );
+        let want = ScalarValue::List(ScalarValue::new_list_nullable(
+            &[
+                ScalarValue::Int32(Some(1)),
+                ScalarValue::Int32(None),
+                ScalarValue::Int32(Some(3)),
+            ],
+            &DataType::Int32,
+        ));
+        assert_eq!(parse_text_array("{1,NULL, 3}", 23).unwrap(), want);
         assert_eq!(type_oid_by_name("double precision"), Some(701));
         assert_eq!(type_oid_by_name("int4[]"), Some(1007));
         assert_eq!(
