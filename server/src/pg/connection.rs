@@ -853,7 +853,7 @@ impl Connection {
                 Err(_) => {
                     return Err(PgError::new(
                         "42601",
-                        hepq_sql::Error::Engine(pg_err.into()).to_string(),
+                        hepq_sql::Error::Engine(pg_err).to_string(),
                     ));
                 }
             },
