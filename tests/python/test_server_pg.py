@@ -273,6 +273,38 @@ def test_root_lists_match_uproot(server, muon_pt):
             assert all(math.isclose(g, w, rel_tol=1e-6) for g, w in zip(got, want))
 
 
+def test_histograms_are_json_matching_numpy(server):
+    psycopg = psycopg_mod()
+    np = pytest.importorskip("numpy")
+    uproot = pytest.importorskip("uproot")
+    with uproot.open(ROOT_FILE) as f:
+        met = f["Events"]["MET_pt"].array(library="np")
+    counts, _ = np.histogram(met, bins=4, range=(0, 100))
+    want = [int((met < 0).sum()), *map(int, counts), int((met >= 100).sum())]
+    for binary in (False, True):
+        with psycopg.connect(server.dsn, autocommit=True) as conn:
+            cur = conn.cursor(binary=binary)
+            cur.execute('SELECT hist("MET_pt", 4, 0, 100) AS h FROM events')
+            assert cur.description[0].type_code == 114  # json
+            doc = cur.fetchone()[0]
+        assert doc["uhi_schema"] == 1
+        assert doc["storage"]["values"] == want
+
+
+def test_memory_limit_fails_the_query_not_the_server(hepq_bin, warehouse):
+    psycopg = psycopg_mod()
+    srv = Server(hepq_bin, ["--register", f"events={ROOT_FILE}", "--memory-limit", "2MB"])
+    try:
+        with psycopg.connect(srv.dsn, autocommit=True) as conn:
+            with pytest.raises(psycopg.Error) as e:
+                conn.execute('SELECT array_agg(a."Muon_pt") FROM events a, events b')
+            assert e.value.sqlstate == "53200", e.value
+            assert conn.execute("SELECT count(*) FROM events").fetchone() == (1000,)
+        assert srv.alive()
+    finally:
+        srv.stop()
+
+
 def test_transactions_savepoints_and_type_lookups(server):
     psycopg = psycopg_mod()
     from psycopg.pq import TransactionStatus as TS
