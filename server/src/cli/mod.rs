@@ -39,16 +39,23 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// Address to listen on. Non-loopback addresses need --insecure (no authentication yet).
-    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5433")]
-    listen: std::net::SocketAddr,
+    /// Address to listen on (default 127.0.0.1:5433). A non-loopback address needs password
+    /// authentication from --config, or --insecure.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Config file (TOML): listen, max_connections, auth method and [users] password hashes.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Read a password from stdin, print its SCRAM-SHA-256 hash for the config file, and exit.
+    #[arg(long)]
+    hash_password: bool,
     /// Register a table in every connection's session: NAME=LOCATION or NAME:FORMAT=LOCATION
     /// (as for `hepq sql --register`). Repeatable.
     #[arg(long = "register", value_name = "NAME=LOCATION")]
     register: Vec<String>,
-    /// Maximum simultaneous client connections.
-    #[arg(long, value_name = "N", default_value_t = 100)]
-    max_connections: usize,
+    /// Maximum simultaneous client connections (default 100).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
     /// Allow listening on a non-loopback address without authentication.
     #[arg(long)]
     insecure: bool,
@@ -196,13 +203,28 @@ pub fn run(cli: Cli) -> CliResult<()> {
             })
         }
         Command::Serve(args) => {
+            if args.hash_password {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| CliError::Message(format!("cannot read the password: {e}")))?;
+                let password = line.trim_end_matches(['\n', '\r']);
+                println!("{}", crate::pg::auth::scram_verifier(password));
+                return Ok(());
+            }
+            let config = match &args.config {
+                Some(path) => crate::pg::config::Config::load(path).map_err(CliError::Message)?,
+                None => crate::pg::config::Config::default(),
+            };
+            let users = config.secrets().map_err(CliError::Message)?;
             let runtime = runtime(args.engine.threads)?;
             let mut register = Vec::new();
             for spec in &args.register {
                 register.push(sql_cmd::parse_register(spec)?);
             }
+            let default_listen = std::net::SocketAddr::from(([127, 0, 0, 1], 5433));
             let options = crate::pg::ServeOptions {
-                listen: args.listen,
+                listen: args.listen.or(config.listen).unwrap_or(default_listen),
                 session: SessionOptions {
                     threads: args.engine.threads,
                     memory_limit: args.engine.memory_limit,
@@ -210,8 +232,13 @@ pub fn run(cli: Cli) -> CliResult<()> {
                     object_store_env: aws_environment(),
                 },
                 register,
-                max_connections: args.max_connections,
+                max_connections: args
+                    .max_connections
+                    .or(config.max_connections)
+                    .unwrap_or(100),
                 insecure: args.insecure,
+                auth: config.auth.unwrap_or(crate::pg::auth::Method::Trust),
+                users,
             };
             runtime
                 .block_on(crate::pg::serve(options))

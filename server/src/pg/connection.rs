@@ -240,6 +240,12 @@ pub async fn handle(
         )))?;
     }
 
+    if let Err(e) = authenticate(&mut reader, &mut writer, &shared.options, &user).await? {
+        writer.push(e.to_message())?;
+        writer.flush().await?;
+        return Ok(());
+    }
+
     let session = match open_session(&shared.options).await {
         Ok(s) => s,
         Err(e) => {
@@ -301,6 +307,113 @@ pub async fn handle(
     let result = conn.run(&mut reader, &mut writer).await;
     shared.unregister_backend(pid);
     result
+}
+
+/// Reads the next message, which must be a password-family message.
+async fn password_message(
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+) -> std::io::Result<Result<Vec<u8>, PgError>> {
+    Ok(match read_message(reader).await? {
+        Some(Ok(Frontend::Password(body))) => Ok(body),
+        Some(Ok(_)) => Err(PgError::fatal("08P01", "expected a password message")),
+        Some(Err(e)) => Err(PgError::fatal("08P01", e.0)),
+        None => Err(PgError::fatal(
+            "08P01",
+            "connection closed during authentication",
+        )),
+    })
+}
+
+/// Runs the configured authentication exchange for `user`.
+async fn authenticate(
+    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    w: &mut W,
+    options: &ServeOptions,
+    user: &str,
+) -> std::io::Result<Result<(), PgError>> {
+    use super::auth::{Method, Scram, Secret, md5_response};
+    let failed = || {
+        PgError::fatal(
+            "28P01",
+            format!("password authentication failed for user \"{user}\""),
+        )
+    };
+    let secret = options.users.get(user).cloned();
+    match options.auth {
+        Method::Trust => Ok(Ok(())),
+        Method::Password => {
+            w.push(B::Authentication(Authentication::CleartextPassword))?;
+            w.flush().await?;
+            let body = match password_message(reader).await? {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+            let password = super::protocol::password_text(&body).unwrap_or_default();
+            Ok(match secret {
+                Some(s) if s.verify_cleartext(user, &password) => Ok(()),
+                _ => Err(failed()),
+            })
+        }
+        Method::Md5 => {
+            let salt: [u8; 4] = rand::random();
+            w.push(B::Authentication(Authentication::MD5Password(
+                salt.to_vec(),
+            )))?;
+            w.flush().await?;
+            let body = match password_message(reader).await? {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+            let answer = super::protocol::password_text(&body).unwrap_or_default();
+            Ok(match secret {
+                Some(Secret::Md5(hex)) if md5_response(&hex, &salt) == answer => Ok(()),
+                _ => Err(failed()),
+            })
+        }
+        Method::ScramSha256 => {
+            w.push(B::Authentication(Authentication::SASL(vec![
+                "SCRAM-SHA-256".into(),
+            ])))?;
+            w.flush().await?;
+            let body = match password_message(reader).await? {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+            let (mechanism, data) = match super::protocol::sasl_initial(&body) {
+                Ok(x) => x,
+                Err(e) => return Ok(Err(PgError::fatal("08P01", e.0))),
+            };
+            if mechanism != "SCRAM-SHA-256" {
+                return Ok(Err(PgError::fatal(
+                    "28000",
+                    format!("SASL mechanism \"{mechanism}\" is not supported (use SCRAM-SHA-256)"),
+                )));
+            }
+            let secret = secret.filter(|s| matches!(s, Secret::Scram { .. }));
+            let (scram, server_first) = match Scram::start(&String::from_utf8_lossy(&data), secret)
+            {
+                Ok(x) => x,
+                Err(m) => return Ok(Err(PgError::fatal("08P01", m))),
+            };
+            w.push(B::Authentication(Authentication::SASLContinue(
+                Bytes::from(server_first.into_bytes()),
+            )))?;
+            w.flush().await?;
+            let body = match password_message(reader).await? {
+                Ok(b) => b,
+                Err(e) => return Ok(Err(e)),
+            };
+            match scram.finish(&String::from_utf8_lossy(&body)) {
+                Ok(server_final) => {
+                    w.push(B::Authentication(Authentication::SASLFinal(Bytes::from(
+                        server_final.into_bytes(),
+                    ))))?;
+                    Ok(Ok(()))
+                }
+                Err(_) => Ok(Err(failed())),
+            }
+        }
+    }
 }
 
 /// `-c name=value` pairs of the startup `options` parameter.
@@ -815,7 +928,7 @@ impl Connection {
                     Ok(())
                 }
                 Frontend::CopyIn => Err(PgError::new("08P01", "unexpected COPY data").into()),
-                Frontend::Password => {
+                Frontend::Password(_) => {
                     Err(PgError::new("08P01", "unexpected password message").into())
                 }
             };

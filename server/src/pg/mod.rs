@@ -13,7 +13,9 @@
 //! emulation and the functions drivers call), [`rewrite`] (PostgreSQL-isms rewritten before
 //! planning), [`settings`] (per-session GUCs), [`errors`] (SQLSTATE mapping).
 
+pub mod auth;
 pub mod catalog;
+pub mod config;
 pub mod connection;
 pub mod errors;
 pub mod protocol;
@@ -62,6 +64,10 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// Allow a non-loopback listen address without authentication.
     pub insecure: bool,
+    /// How clients authenticate.
+    pub auth: auth::Method,
+    /// Users and their password hashes (for every method but trust).
+    pub users: HashMap<String, auth::Secret>,
 }
 
 /// An error that stops the server from starting.
@@ -133,13 +139,20 @@ fn random_i32() -> i32 {
 /// Checks the options, opens a first session (so a broken warehouse fails at start), binds
 /// the socket and serves until the process is stopped.
 pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
-    if !options.listen.ip().is_loopback() && !options.insecure {
+    if !options.listen.ip().is_loopback()
+        && options.auth == auth::Method::Trust
+        && !options.insecure
+    {
         return Err(ServeError::Config(format!(
             "refusing to listen on non-loopback address {} without authentication; \
-             authentication is not configured (only trust on loopback is supported), \
-             pass --insecure to serve anyway",
+             set `auth` and `[users]` in the --config file, or pass --insecure to serve anyway",
             options.listen
         )));
+    }
+    if options.auth != auth::Method::Trust && options.users.is_empty() {
+        return Err(ServeError::Config(
+            "password authentication is configured but the config file lists no [users]".into(),
+        ));
     }
     if options.max_connections == 0 {
         return Err(ServeError::Config(

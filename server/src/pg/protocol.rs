@@ -101,8 +101,8 @@ pub enum Frontend {
     Terminate,
     /// `d`, `c`, `f`: COPY FROM data (not supported; answered with an error).
     CopyIn,
-    /// `p`: a password message (not expected under trust authentication).
-    Password,
+    /// `p`: a password, SASLInitialResponse or SASLResponse message (raw body).
+    Password(Vec<u8>),
 }
 
 /// A bounds-checked reader over one message body.
@@ -319,7 +319,7 @@ fn parse_message(tag: u8, body: &[u8]) -> Result<Frontend, ProtocolError> {
         b'H' => Frontend::Flush,
         b'X' => Frontend::Terminate,
         b'd' | b'c' | b'f' => Frontend::CopyIn,
-        b'p' => Frontend::Password,
+        b'p' => Frontend::Password(body.to_vec()),
         other => {
             return Err(ProtocolError(format!(
                 "invalid frontend message type {other}"
@@ -327,6 +327,24 @@ fn parse_message(tag: u8, body: &[u8]) -> Result<Frontend, ProtocolError> {
         }
     };
     Ok(message)
+}
+
+/// Splits a SASLInitialResponse body into (mechanism, data).
+pub fn sasl_initial(body: &[u8]) -> Result<(String, Vec<u8>), ProtocolError> {
+    let mut c = Cursor::new(body);
+    let mechanism = c.cstring()?;
+    let len = c.i32()?;
+    let data = if len < 0 {
+        Vec::new()
+    } else {
+        c.take(len as usize)?.to_vec()
+    };
+    Ok((mechanism, data))
+}
+
+/// The password of a PasswordMessage body.
+pub fn password_text(body: &[u8]) -> Result<String, ProtocolError> {
+    Cursor::new(body).cstring()
 }
 
 /// Buffered writer of backend messages.
