@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import decimal
 import math
+import os
 import shutil
 import socket
 import struct
@@ -379,6 +380,21 @@ def test_errors_carry_sqlstates(server, sql, state):
 SLOW = "SELECT count(*) FROM events a, events b, events c WHERE a.\"MET_pt\" + b.\"MET_pt\" > c.\"MET_pt\""
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def assert_server_goes_idle(server) -> None:
+    """The engine's tasks really stopped: the server burns (almost) no CPU afterwards."""
+    time.sleep(0.3)
+    before = cpu_seconds(server.proc.pid)
+    time.sleep(1.0)
+    used = cpu_seconds(server.proc.pid) - before
+    assert used < 0.3, f"server still used {used:.2f} s of CPU in the second after the query stopped"
+
+
 def test_cancel_stops_a_running_query(server):
     psycopg = psycopg_mod()
     with psycopg.connect(server.dsn, autocommit=True) as conn:
@@ -390,6 +406,7 @@ def test_cancel_stops_a_running_query(server):
         elapsed = time.monotonic() - start
         timer.join()
         assert elapsed < 3.0, f"cancel took {elapsed:.2f} s"
+        assert_server_goes_idle(server)
         assert conn.execute("SELECT 7").fetchone() == (7,)
 
 
@@ -402,6 +419,7 @@ def test_statement_timeout(server):
             conn.execute(SLOW)
         assert "statement timeout" in str(e.value)
         assert time.monotonic() - start < 3.0
+        assert_server_goes_idle(server)
         conn.execute("SET statement_timeout = 0")
         assert conn.execute("SELECT 8").fetchone() == (8,)
 
@@ -572,6 +590,15 @@ def test_row_limits_and_portal_suspended(server):
         assert msgs[1][0] == b"T"
     finally:
         s.close()
+
+
+def test_client_hanging_up_mid_query_stops_the_engine(server):
+    s = connect_raw(server)
+    s.sendall(message(b"Q", SLOW.encode() + b"\0"))
+    time.sleep(0.7)
+    s.close()
+    assert_server_goes_idle(server)
+    assert server.alive()
 
 
 def test_malformed_messages_do_not_hurt_the_server(server):

@@ -180,7 +180,11 @@ struct Connection {
     savepoints: Vec<String>,
     tx: Tx,
     cancel: watch::Receiver<u64>,
+    /// The client's side of the socket, watched for a hang-up while a statement runs.
+    input: Input,
 }
+
+type Input = BufReader<tokio::net::tcp::OwnedReadHalf>;
 
 fn tx_status(tx: Tx) -> TransactionStatus {
     match tx {
@@ -286,6 +290,7 @@ pub async fn handle(
         savepoints: Vec::new(),
         tx: Tx::Idle,
         cancel,
+        input: reader,
     };
     writer.push(B::Authentication(Authentication::Ok))?;
     for name in REPORTED {
@@ -304,7 +309,7 @@ pub async fn handle(
     )))?;
     writer.flush().await?;
 
-    let result = conn.run(&mut reader, &mut writer).await;
+    let result = conn.run(&mut writer).await;
     shared.unregister_backend(pid);
     result
 }
@@ -798,9 +803,34 @@ async fn until(deadline: Option<Instant>) {
     }
 }
 
-/// Runs `fut` unless a cancel request or the deadline comes first.
+/// Resolves when the client has closed its side of the connection (or it broke). Input that
+/// is already buffered or still arriving (pipelined messages) means the client is there.
+async fn client_gone(input: &mut Input) {
+    use tokio::io::AsyncBufReadExt;
+    if input.buffer().is_empty() {
+        match input.fill_buf().await {
+            Ok([]) | Err(_) => return,
+            Ok(_) => {}
+        }
+    }
+    let mut probe = [0u8; 1];
+    match input.get_mut().peek(&mut probe).await {
+        Ok(0) | Err(_) => {}
+        Ok(_) => std::future::pending::<()>().await,
+    }
+}
+
+fn hung_up() -> Failure {
+    Failure::Io(std::io::Error::new(
+        std::io::ErrorKind::ConnectionAborted,
+        "client closed the connection during a statement",
+    ))
+}
+
+/// Runs `fut` unless a cancel request, the deadline or a client hang-up comes first.
 async fn guarded<T>(
     cancel: &mut watch::Receiver<u64>,
+    input: &mut Input,
     deadline: Option<Instant>,
     fut: impl std::future::Future<Output = Res<T>>,
 ) -> Res<T> {
@@ -808,6 +838,7 @@ async fn guarded<T>(
         r = fut => r,
         _ = cancelled(cancel) => Err(PgError::cancelled().into()),
         _ = until(deadline) => Err(PgError::timed_out().into()),
+        _ = client_gone(input) => Err(hung_up()),
     }
 }
 
@@ -848,14 +879,10 @@ impl Connection {
             .map(|d: Duration| Instant::now() + d)
     }
 
-    async fn run(
-        &mut self,
-        reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-        w: &mut W,
-    ) -> std::io::Result<()> {
+    async fn run(&mut self, w: &mut W) -> std::io::Result<()> {
         let mut skipping = false;
         loop {
-            let message = match read_message(reader).await? {
+            let message = match read_message(&mut self.input).await? {
                 None => return Ok(()),
                 Some(Err(e)) => {
                     w.push(PgError::fatal("08P01", e.0).to_message())?;
@@ -988,7 +1015,7 @@ impl Connection {
                     let deadline = self.deadline();
                     let session = self.session.clone();
                     let s2 = stmt.clone();
-                    let plan = guarded(&mut self.cancel, deadline, async move {
+                    let plan = guarded(&mut self.cancel, &mut self.input, deadline, async move {
                         Ok(session.state().statement_to_plan(s2).await?)
                     })
                     .await?;
@@ -1013,7 +1040,7 @@ impl Connection {
                     let deadline = self.deadline();
                     let session = self.session.clone();
                     let q = spec.query.clone();
-                    let plan = guarded(&mut self.cancel, deadline, async move {
+                    let plan = guarded(&mut self.cancel, &mut self.input, deadline, async move {
                         Ok(session.state().statement_to_plan(q).await?)
                     })
                     .await?;
@@ -1047,7 +1074,7 @@ impl Connection {
     ) -> Res<String> {
         let session = self.session.clone();
         let is_ddl = matches!(plan, LogicalPlan::Ddl(_));
-        let batches = guarded(&mut self.cancel, deadline, async move {
+        let batches = guarded(&mut self.cancel, &mut self.input, deadline, async move {
             // DDL goes through hepq's statement runner (it handles S3 table options).
             let df = if is_ddl {
                 session.run_statement(stmt).await?
@@ -1067,7 +1094,7 @@ impl Connection {
         deadline: Option<Instant>,
     ) -> Res<Streaming> {
         let session = self.session.clone();
-        let stream = guarded(&mut self.cancel, deadline, async move {
+        let stream = guarded(&mut self.cancel, &mut self.input, deadline, async move {
             let df = session.context().execute_logical_plan(plan).await?;
             Ok(df.execute_stream().await?)
         })
@@ -1110,6 +1137,7 @@ impl Connection {
             let next = tokio::select! {
                 b = st.stream.next() => b,
                 _ = cancelled(&mut self.cancel) => return Err(PgError::cancelled().into()),
+                _ = client_gone(&mut self.input) => return Err(hung_up()),
                 _ = until(deadline) => return Err(PgError::timed_out().into()),
             };
             match next {
@@ -1332,7 +1360,7 @@ impl Connection {
         let deadline = self.deadline();
         let session = self.session.clone();
         let stmt = stmt.clone();
-        guarded(&mut self.cancel, deadline, async move {
+        guarded(&mut self.cancel, &mut self.input, deadline, async move {
             Ok(session.state().statement_to_plan(stmt).await?)
         })
         .await
@@ -1613,6 +1641,7 @@ impl Connection {
             let next = tokio::select! {
                 b = st.stream.next() => b,
                 _ = cancelled(&mut self.cancel) => return Err(PgError::cancelled().into()),
+                _ = client_gone(&mut self.input) => return Err(hung_up()),
                 _ = until(deadline) => return Err(PgError::timed_out().into()),
             };
             let batch = match next {

@@ -214,6 +214,7 @@ fn log_connection_error(peer: SocketAddr, e: &std::io::Error) {
         std::io::ErrorKind::UnexpectedEof
             | std::io::ErrorKind::ConnectionReset
             | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::ConnectionAborted
     ) {
         eprintln!("hepq serve: connection from {peer} closed: {e}");
     }
