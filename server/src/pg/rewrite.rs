@@ -230,6 +230,17 @@ fn rewrite_expr(expr: &mut Expr) {
             data_type,
             ..
         } => {
+            // `x::oid[]` and friends: the element type is rewritten like a plain cast.
+            if let DataType::Array(ast::ArrayElemTypeDef::SquareBracket(elem, _)) = data_type
+                && let DataType::Custom(name, _) = elem.as_ref()
+                && let Some(plain) = last_part(name).and_then(|n| match n.as_str() {
+                    "oid" | "regtype" | "regclass" | "regproc" => Some(DataType::BigInt(None)),
+                    "name" | "char" | "text" | "varchar" => Some(DataType::Text),
+                    other => plain_type(other),
+                })
+            {
+                **elem = plain;
+            }
             let type_name = match data_type {
                 DataType::Regclass => Some("regclass".to_string()),
                 DataType::Custom(name, _) => last_part(name),
