@@ -741,3 +741,61 @@ def test_hash_password_and_non_loopback_with_auth(hepq_bin, tmp_path):
     bad.write_text('auth = "scram-sha-256"\n[users]\ndave = "hunter2"\n')
     r = subprocess.run([str(hepq_bin), "serve", "--config", str(bad), "--listen", f"127.0.0.1:{free_port()}"], capture_output=True, text=True, timeout=60)
     assert r.returncode != 0 and "dave" in r.stderr, r.stderr
+
+
+def self_signed_cert(directory: Path) -> tuple[Path, Path]:
+    """A throw-away certificate for 127.0.0.1, made with `cryptography`."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = dt.datetime.now(dt.timezone.utc)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "server.crt", directory / "server.key"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_path, key_path
+
+
+def test_tls(hepq_bin, tmp_path):
+    psycopg = psycopg_mod()
+    cert, key = self_signed_cert(tmp_path)
+    verifier = scram_hash("tls-secret", b"fedcba9876543210")
+    config = tmp_path / "hepq.toml"
+    config.write_text(
+        f'auth = "scram-sha-256"\n[users]\nerin = "{verifier}"\n[tls]\ncert = "{cert}"\nkey = "{key}"\n'
+    )
+    srv = Server(hepq_bin, ["--config", str(config)])
+    try:
+        dsn = f"host=127.0.0.1 port={srv.port} dbname=hepq user=erin password=tls-secret"
+        with psycopg.connect(f"{dsn} sslmode=verify-full sslrootcert={cert}") as conn:
+            assert conn.pgconn.ssl_in_use
+            assert conn.execute("SELECT 6 * 7").fetchone() == (42,)
+        with psycopg.connect(f"{dsn} sslmode=disable") as conn:
+            assert not conn.pgconn.ssl_in_use
+    finally:
+        srv.stop()
+    # A configured TLS that cannot load stops the server from starting.
+    broken = tmp_path / "broken.toml"
+    broken.write_text(f'[tls]\ncert = "{tmp_path / "missing.crt"}"\nkey = "{key}"\n')
+    r = subprocess.run(
+        [str(hepq_bin), "serve", "--config", str(broken), "--listen", f"127.0.0.1:{free_port()}"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert r.returncode != 0 and "missing.crt" in r.stderr, r.stderr

@@ -217,6 +217,17 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 None => crate::pg::config::Config::default(),
             };
             let users = config.secrets().map_err(CliError::Message)?;
+            let tls = match (&config.tls_cert, &config.tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(crate::pg::tls::load(cert, key).map_err(CliError::Message)?)
+                }
+                (None, None) => None,
+                _ => {
+                    return Err(CliError::Message(
+                        "config file: [tls] needs both cert and key".into(),
+                    ));
+                }
+            };
             let runtime = runtime(args.engine.threads)?;
             let mut register = Vec::new();
             for spec in &args.register {
@@ -239,6 +250,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 insecure: args.insecure,
                 auth: config.auth.unwrap_or(crate::pg::auth::Method::Trust),
                 users,
+                tls,
             };
             runtime
                 .block_on(crate::pg::serve(options))

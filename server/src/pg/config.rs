@@ -9,6 +9,10 @@
 //! [users]                          # password hashes as PostgreSQL stores them
 //! alice = "SCRAM-SHA-256$4096:…$…:…" # from `hepq serve --hash-password`
 //! bob = "md5…"                     # md5 + hex(md5(password + user name))
+//!
+//! [tls]                            # optional; the server refuses to start if these fail
+//! cert = "server.crt"              # PEM certificate chain
+//! key = "server.key"               # PEM private key
 //! ```
 
 use std::collections::{BTreeMap, HashMap};
@@ -28,6 +32,10 @@ pub struct Config {
     pub auth: Option<Method>,
     /// User name → password hash.
     pub users: BTreeMap<String, String>,
+    /// `[tls] cert = "…"`: PEM certificate chain.
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// `[tls] key = "…"`: PEM private key.
+    pub tls_key: Option<std::path::PathBuf>,
 }
 
 fn unquote(value: &str) -> Option<String> {
@@ -86,9 +94,9 @@ impl Config {
             }
             if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
                 section = name.trim().to_string();
-                if section != "users" {
+                if section != "users" && section != "tls" {
                     return Err(at(format!(
-                        "unknown section [{section}] (expected [users])"
+                        "unknown section [{section}] (expected [users] or [tls])"
                     )));
                 }
                 continue;
@@ -100,6 +108,18 @@ impl Config {
             let value = value.trim();
             let string =
                 || unquote(value).ok_or_else(|| at(format!("{key}: expected a \"quoted string\"")));
+            if section == "tls" {
+                match key.as_str() {
+                    "cert" => config.tls_cert = Some(string()?.into()),
+                    "key" => config.tls_key = Some(string()?.into()),
+                    other => {
+                        return Err(at(format!(
+                            "[tls]: unknown key '{other}' (expected cert or key)"
+                        )));
+                    }
+                }
+                continue;
+            }
             if section == "users" {
                 let hash = string()?;
                 config.users.insert(key, hash);
@@ -156,7 +176,8 @@ mod tests {
         assert_eq!(c.secrets().unwrap().len(), 1);
         assert!(Config::parse("auth = \"kerberos\"").is_err());
         assert!(Config::parse("colour = 1").is_err());
-        assert!(Config::parse("[tls]").is_err());
+        assert!(Config::parse("[tls]\ncolour = \"x\"").is_err());
+        assert!(Config::parse("[ssl]").is_err());
         assert!(Config::parse("auth = md5").is_err());
         let bad = Config::parse("[users]\nx = \"hunter2\"").unwrap();
         assert!(bad.secrets().is_err());

@@ -39,7 +39,6 @@ use pgwire::messages::startup::{
 };
 use tokio::io::BufReader;
 use tokio::net::TcpStream;
-use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::watch;
 use tokio::time::Instant;
 
@@ -48,10 +47,11 @@ use super::errors::{PgError, notice};
 use super::protocol::{Frontend, StartupPacket, Writer, read_message, read_startup};
 use super::rewrite::rewrite;
 use super::settings::{REPORTED, Settings};
+use super::tls::{ReadSide, Stream, WriteSide};
 use super::types::{self, ColumnEncoder};
 use super::{ServeOptions, Shared};
 
-type W = Writer<OwnedWriteHalf>;
+type W = Writer<WriteSide>;
 
 /// Why a statement stopped: a PostgreSQL error for the client, or a dead socket.
 enum Failure {
@@ -184,7 +184,7 @@ struct Connection {
     input: Input,
 }
 
-type Input = BufReader<tokio::net::tcp::OwnedReadHalf>;
+type Input = BufReader<ReadSide>;
 
 fn tx_status(tx: Tx) -> TransactionStatus {
     match tx {
@@ -200,23 +200,33 @@ pub async fn handle(
     _peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> std::io::Result<()> {
+    use tokio::io::AsyncWriteExt;
     socket.set_nodelay(true)?;
-    let (r, w) = socket.into_split();
-    let mut reader = BufReader::new(r);
-    let mut writer = Writer::new(w);
-
+    let mut stream = Stream::Plain(socket);
     let (minor, params) = loop {
-        match read_startup(&mut reader).await? {
+        match read_startup(&mut stream).await? {
             Err(e) => {
-                writer.push(PgError::fatal("08P01", e.0).to_message())?;
-                writer.flush().await?;
+                let mut buf = BytesMut::new();
+                let _ = PgError::fatal("08P01", e.0).to_message().encode(&mut buf);
+                stream.write_all(&buf).await?;
                 return Ok(());
             }
-            Ok(StartupPacket::Ssl | StartupPacket::GssEnc) => {
-                // No TLS or GSS encryption: the client continues in plain text (or gives up).
-                writer.push_raw(b"N");
-                writer.flush().await?;
+            Ok(StartupPacket::Ssl) => {
+                stream = match (stream, &shared.options.tls) {
+                    (Stream::Plain(mut tcp), Some(config)) => {
+                        tcp.write_all(b"S").await?;
+                        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::clone(config));
+                        Stream::Tls(Box::new(acceptor.accept(tcp).await?))
+                    }
+                    (mut other, _) => {
+                        // No TLS configured (or already on it): the client continues in plain
+                        // text or gives up.
+                        other.write_all(b"N").await?;
+                        other
+                    }
+                };
             }
+            Ok(StartupPacket::GssEnc) => stream.write_all(b"N").await?,
             Ok(StartupPacket::Cancel(pid, secret)) => {
                 shared.cancel(pid, secret);
                 return Ok(());
@@ -224,6 +234,9 @@ pub async fn handle(
             Ok(StartupPacket::Startup { minor, params, .. }) => break (minor, params),
         }
     };
+    let (r, w) = stream.split();
+    let mut reader = BufReader::new(r);
+    let mut writer = Writer::new(w);
     let Ok(_permit) = Arc::clone(&shared.slots).try_acquire_owned() else {
         writer.push(PgError::fatal("53300", "sorry, too many clients already").to_message())?;
         writer.flush().await?;
@@ -315,9 +328,7 @@ pub async fn handle(
 }
 
 /// Reads the next message, which must be a password-family message.
-async fn password_message(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
-) -> std::io::Result<Result<Vec<u8>, PgError>> {
+async fn password_message(reader: &mut Input) -> std::io::Result<Result<Vec<u8>, PgError>> {
     Ok(match read_message(reader).await? {
         Some(Ok(Frontend::Password(body))) => Ok(body),
         Some(Ok(_)) => Err(PgError::fatal("08P01", "expected a password message")),
@@ -331,7 +342,7 @@ async fn password_message(
 
 /// Runs the configured authentication exchange for `user`.
 async fn authenticate(
-    reader: &mut BufReader<tokio::net::tcp::OwnedReadHalf>,
+    reader: &mut Input,
     w: &mut W,
     options: &ServeOptions,
     user: &str,

@@ -21,6 +21,7 @@ pub mod errors;
 pub mod protocol;
 pub mod rewrite;
 pub mod settings;
+pub mod tls;
 pub mod types;
 
 use std::collections::HashMap;
@@ -52,7 +53,7 @@ pub fn version_string() -> String {
 }
 
 /// How to run the server.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ServeOptions {
     /// Address to listen on.
     pub listen: SocketAddr,
@@ -68,6 +69,18 @@ pub struct ServeOptions {
     pub auth: auth::Method,
     /// Users and their password hashes (for every method but trust).
     pub users: HashMap<String, auth::Secret>,
+    /// TLS, when configured (clients may then use `sslmode=require`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("listen", &self.listen)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 /// An error that stops the server from starting.
@@ -184,8 +197,13 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         next_pid: AtomicI32::new(10_000),
     });
     eprintln!(
-        "hepq serve: listening on {local} (PostgreSQL {PG_VERSION} protocol); connect with: \
+        "hepq serve: listening on {local} (PostgreSQL {PG_VERSION} protocol{}); connect with: \
          psql -h {} -p {} -U hepq hepq",
+        if shared.options.tls.is_some() {
+            ", TLS"
+        } else {
+            ""
+        },
         local.ip(),
         local.port()
     );

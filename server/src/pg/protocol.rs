@@ -369,11 +369,6 @@ impl<W: AsyncWrite + Unpin> Writer<W> {
             .map_err(|e| std::io::Error::other(e.to_string()))
     }
 
-    /// Appends raw, already framed bytes.
-    pub fn push_raw(&mut self, bytes: &[u8]) {
-        self.buf.extend_from_slice(bytes);
-    }
-
     /// The buffer, for callers that frame messages themselves (data rows).
     pub fn buffer(&mut self) -> &mut BytesMut {
         &mut self.buf
