@@ -11,7 +11,8 @@
 //! per-connection state machine: simple and extended query, transactions, COPY, cancel),
 //! [`types`] (Arrow ↔ PostgreSQL types and text/binary encoding), [`catalog`] (`pg_catalog`
 //! emulation and the functions drivers call), [`rewrite`] (PostgreSQL-isms rewritten before
-//! planning), [`settings`] (per-session GUCs), [`errors`] (SQLSTATE mapping).
+//! planning), [`settings`] (per-session GUCs), [`errors`] (SQLSTATE mapping), [`auth`]
+//! (cleartext, MD5 and SCRAM-SHA-256), [`config`] (the `--config` file), [`tls`] (rustls).
 
 pub mod auth;
 pub mod catalog;
