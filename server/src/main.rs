@@ -1,14 +1,15 @@
 //! # hepq: SQL over high-energy-physics data
 //!
 //! The `hepq` binary: `hepq sql` (one-shot queries, scripts and an interactive shell),
-//! `hepq demo` (builds a demo warehouse and runs a guided tour) and `hepq generate` (the demo
-//! data generator). Every command builds its engine session through `hepq-sql`.
+//! `hepq demo` (builds a demo warehouse and runs a guided tour), `hepq generate` (the demo
+//! data generator) and `hepq serve` (the PostgreSQL wire-protocol server). Every command builds its engine session through `hepq-sql`.
 //!
 //! Modules: [`cli`] holds the subcommands, output formats, shell and progress bars;
-//! [`generate`] the deterministic demo data generators.
+//! [`generate`] the deterministic demo data generators; [`pg`] the PostgreSQL server.
 
 mod cli;
 mod generate;
+mod pg;
 
 use std::process::ExitCode;
 

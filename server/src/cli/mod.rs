@@ -33,6 +33,34 @@ enum Command {
     Generate(GenerateArgs),
     /// Show what a ROOT file holds: trees, branches, types, baskets, sizes and codecs.
     Inspect(InspectArgs),
+    /// Serve SQL over the PostgreSQL wire protocol (psql, psycopg, SQLAlchemy, pandas, …).
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:5433). A non-loopback address needs password
+    /// authentication from --config, or --insecure.
+    #[arg(long, value_name = "ADDR")]
+    listen: Option<std::net::SocketAddr>,
+    /// Config file (TOML): listen, max_connections, auth method and [users] password hashes.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Read a password from stdin, print its SCRAM-SHA-256 hash for the config file, and exit.
+    #[arg(long)]
+    hash_password: bool,
+    /// Register a table in every connection's session: NAME=LOCATION or NAME:FORMAT=LOCATION
+    /// (as for `hepq sql --register`). Repeatable.
+    #[arg(long = "register", value_name = "NAME=LOCATION")]
+    register: Vec<String>,
+    /// Maximum simultaneous client connections (default 100).
+    #[arg(long, value_name = "N")]
+    max_connections: Option<usize>,
+    /// Allow listening on a non-loopback address without authentication.
+    #[arg(long)]
+    insecure: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -173,6 +201,60 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 print!("{}", session.inspect(&args.file).await?);
                 Ok(())
             })
+        }
+        Command::Serve(args) => {
+            if args.hash_password {
+                let mut line = String::new();
+                std::io::stdin()
+                    .read_line(&mut line)
+                    .map_err(|e| CliError::Message(format!("cannot read the password: {e}")))?;
+                let password = line.trim_end_matches(['\n', '\r']);
+                println!("{}", crate::pg::auth::scram_verifier(password));
+                return Ok(());
+            }
+            let config = match &args.config {
+                Some(path) => crate::pg::config::Config::load(path).map_err(CliError::Message)?,
+                None => crate::pg::config::Config::default(),
+            };
+            let users = config.secrets().map_err(CliError::Message)?;
+            let tls = match (&config.tls_cert, &config.tls_key) {
+                (Some(cert), Some(key)) => {
+                    Some(crate::pg::tls::load(cert, key).map_err(CliError::Message)?)
+                }
+                (None, None) => None,
+                _ => {
+                    return Err(CliError::Message(
+                        "config file: [tls] needs both cert and key".into(),
+                    ));
+                }
+            };
+            let runtime = runtime(args.engine.threads)?;
+            let mut register = Vec::new();
+            for spec in &args.register {
+                register.push(sql_cmd::parse_register(spec)?);
+            }
+            let default_listen = std::net::SocketAddr::from(([127, 0, 0, 1], 5433));
+            let options = crate::pg::ServeOptions {
+                listen: args.listen.or(config.listen).unwrap_or(default_listen),
+                session: SessionOptions {
+                    threads: args.engine.threads,
+                    memory_limit: args.engine.memory_limit,
+                    warehouse: args.engine.warehouse.clone(),
+                    object_store_env: aws_environment(),
+                },
+                register,
+                max_connections: args
+                    .max_connections
+                    .or(config.max_connections)
+                    .unwrap_or(100),
+                insecure: args.insecure,
+                auth: config.auth.unwrap_or(crate::pg::auth::Method::Trust),
+                users,
+                tls,
+            };
+            runtime
+                .block_on(crate::pg::serve(options))
+                .map_err(|e| CliError::Message(e.to_string()))
         }
         Command::Generate(args) => {
             let dataset = match args.dataset {

@@ -76,7 +76,7 @@ pub async fn execute_with_progress(
 }
 
 /// Parses `NAME=LOCATION` or `NAME:FORMAT=LOCATION`.
-fn parse_register(spec: &str) -> CliResult<(String, Option<Format>, String)> {
+pub(crate) fn parse_register(spec: &str) -> CliResult<(String, Option<Format>, String)> {
     let (head, location) = spec
         .split_once('=')
         .ok_or_else(|| CliError::Message(format!("--register '{spec}': expected NAME=LOCATION")))?;

@@ -1,0 +1,240 @@
+//! `hepq serve`: a PostgreSQL 16 wire-protocol front end over hepq's engine.
+//!
+//! Every connection gets its own [`HepqSession`](hepq_sql::HepqSession) from hepq-sql's session
+//! builder, so `SET`/`SHOW`, prepared statements and tables created with DDL belong to that
+//! connection; the warehouse's tables (and `--register`ed locations) are registered in every
+//! session. Messages are encoded with the `pgwire` crate's backend message types; the
+//! protocol loop, the frontend decoder (bounded, panic-free on hostile bytes), type mapping,
+//! catalog emulation and cancellation are ours. See `server/README.md` for the user guide.
+//!
+//! Modules: [`protocol`] (framing, frontend decoding, backend writing), [`connection`] (the
+//! per-connection state machine: simple and extended query, transactions, COPY, cancel),
+//! [`types`] (Arrow ↔ PostgreSQL types and text/binary encoding), [`catalog`] (`pg_catalog`
+//! emulation and the functions drivers call), [`rewrite`] (PostgreSQL-isms rewritten before
+//! planning), [`settings`] (per-session GUCs), [`errors`] (SQLSTATE mapping), [`auth`]
+//! (cleartext, MD5 and SCRAM-SHA-256), [`config`] (the `--config` file), [`tls`] (rustls).
+
+pub mod auth;
+pub mod catalog;
+pub mod config;
+pub mod connection;
+pub mod errors;
+pub mod protocol;
+pub mod rewrite;
+pub mod settings;
+pub mod tls;
+pub mod types;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Arc, Mutex};
+
+use hepq_sql::{Format, SessionOptions};
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+/// The PostgreSQL release hepq presents itself as (major.minor).
+pub const PG_VERSION: &str = "16.6";
+/// `server_version_num` matching [`PG_VERSION`].
+pub const PG_VERSION_NUM: &str = "160006";
+
+/// `server_version` as sent at startup: `16.6 (hepq X.Y.Z)`.
+pub fn server_version() -> String {
+    format!("{PG_VERSION} (hepq {})", env!("CARGO_PKG_VERSION"))
+}
+
+/// `version()`: `PostgreSQL 16.6 (hepq X.Y.Z) on …`, the form drivers parse.
+pub fn version_string() -> String {
+    format!(
+        "PostgreSQL {PG_VERSION} (hepq {}) on {}-unknown-linux-gnu, 64-bit",
+        env!("CARGO_PKG_VERSION"),
+        std::env::consts::ARCH
+    )
+}
+
+/// How to run the server.
+#[derive(Clone)]
+pub struct ServeOptions {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Session options every connection's session is built with.
+    pub session: SessionOptions,
+    /// Extra tables registered in every session: (name, format, location).
+    pub register: Vec<(String, Option<Format>, String)>,
+    /// Maximum simultaneous client connections.
+    pub max_connections: usize,
+    /// Allow a non-loopback listen address without authentication.
+    pub insecure: bool,
+    /// How clients authenticate.
+    pub auth: auth::Method,
+    /// Users and their password hashes (for every method but trust).
+    pub users: HashMap<String, auth::Secret>,
+    /// TLS, when configured (clients may then use `sslmode=require`).
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
+impl std::fmt::Debug for ServeOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeOptions")
+            .field("listen", &self.listen)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+/// An error that stops the server from starting.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The configuration is unsafe or invalid.
+    #[error("{0}")]
+    Config(String),
+    /// The listen socket could not be opened.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// The first session (a check of the warehouse and registrations) failed.
+    #[error(transparent)]
+    Session(#[from] hepq_sql::Error),
+}
+
+/// State shared by all connections: options, cancel keys, the connection limit.
+pub struct Shared {
+    /// The server's options.
+    pub options: ServeOptions,
+    /// Running connections by backend pid: (secret key, cancel signal).
+    cancel_keys: Mutex<HashMap<i32, (i32, watch::Sender<u64>)>>,
+    next_pid: AtomicI32,
+    /// Connection slots.
+    pub slots: Arc<Semaphore>,
+}
+
+impl Shared {
+    /// Registers a new connection; returns its pid, secret and the cancel signal it watches.
+    pub fn register_backend(&self) -> (i32, i32, watch::Receiver<u64>) {
+        let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
+        let secret = random_i32();
+        let (tx, rx) = watch::channel(0u64);
+        if let Ok(mut keys) = self.cancel_keys.lock() {
+            keys.insert(pid, (secret, tx));
+        }
+        (pid, secret, rx)
+    }
+
+    /// Forgets a connection that closed.
+    pub fn unregister_backend(&self, pid: i32) {
+        if let Ok(mut keys) = self.cancel_keys.lock() {
+            keys.remove(&pid);
+        }
+    }
+
+    /// A CancelRequest: signals the backend if the key matches (silently ignored otherwise,
+    /// as PostgreSQL does).
+    pub fn cancel(&self, pid: i32, secret: i32) {
+        if let Ok(keys) = self.cancel_keys.lock()
+            && let Some((key, tx)) = keys.get(&pid)
+            && *key == secret
+        {
+            tx.send_modify(|generation| *generation += 1);
+        }
+    }
+}
+
+fn random_i32() -> i32 {
+    use rand::Rng;
+    rand::rng().random::<i32>()
+}
+
+/// Checks the options, opens a first session (so a broken warehouse fails at start), binds
+/// the socket and serves until the process is stopped.
+pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
+    if !options.listen.ip().is_loopback()
+        && options.auth == auth::Method::Trust
+        && !options.insecure
+    {
+        return Err(ServeError::Config(format!(
+            "refusing to listen on non-loopback address {} without authentication; \
+             set `auth` and `[users]` in the --config file, or pass --insecure to serve anyway",
+            options.listen
+        )));
+    }
+    if options.auth != auth::Method::Trust && options.users.is_empty() {
+        return Err(ServeError::Config(
+            "password authentication is configured but the config file lists no [users]".into(),
+        ));
+    }
+    if options.max_connections == 0 {
+        return Err(ServeError::Config(
+            "--max-connections must be at least 1".into(),
+        ));
+    }
+    // Fail fast on a warehouse or registration that cannot be opened.
+    let probe = connection::open_session(&options).await?;
+    for warning in probe.warnings() {
+        eprintln!("Warning: {warning}");
+    }
+    drop(probe);
+
+    let listener =
+        TcpListener::bind(options.listen)
+            .await
+            .map_err(|source| ServeError::Listen {
+                addr: options.listen,
+                source,
+            })?;
+    let local = listener.local_addr().map_err(|source| ServeError::Listen {
+        addr: options.listen,
+        source,
+    })?;
+    let shared = Arc::new(Shared {
+        slots: Arc::new(Semaphore::new(options.max_connections)),
+        options,
+        cancel_keys: Mutex::new(HashMap::new()),
+        next_pid: AtomicI32::new(10_000),
+    });
+    eprintln!(
+        "hepq serve: listening on {local} (PostgreSQL {PG_VERSION} protocol{}); connect with: \
+         psql -h {} -p {} -U hepq hepq",
+        if shared.options.tls.is_some() {
+            ", TLS"
+        } else {
+            ""
+        },
+        local.ip(),
+        local.port()
+    );
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                eprintln!("hepq serve: accept failed: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let shared = Arc::clone(&shared);
+        tokio::spawn(async move {
+            if let Err(e) = connection::handle(socket, peer, shared).await {
+                // Client went away or spoke garbage: the connection ends, the server lives on.
+                log_connection_error(peer, &e);
+            }
+        });
+    }
+}
+
+fn log_connection_error(peer: SocketAddr, e: &std::io::Error) {
+    if !matches!(
+        e.kind(),
+        std::io::ErrorKind::UnexpectedEof
+            | std::io::ErrorKind::ConnectionReset
+            | std::io::ErrorKind::BrokenPipe
+            | std::io::ErrorKind::ConnectionAborted
+    ) {
+        eprintln!("hepq serve: connection from {peer} closed: {e}");
+    }
+}
