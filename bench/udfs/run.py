@@ -206,7 +206,7 @@ def list_functions(events_path: Path, threads_list: list[int], repeat: int) -> l
         con.execute(f"CREATE VIEW events AS SELECT * FROM read_parquet('{events_path}')")
         for name, what, hepq_sql, duck_sql in LIST_QUERIES:
             t_hepq, v_hepq = median_time(lambda: hepq_scalar(hepq_sql, events_path, threads), repeat)
-            t_duck, v_duck = median_time(lambda: con.sql(duck_sql).fetchone()[0], repeat)
+            t_duck, v_duck = median_time(lambda: con.sql(duck_sql).fetchall()[0][0], repeat)
             if abs(v_hepq - v_duck) > 1e-6 * max(abs(v_duck), 1.0):
                 sys.exit(f"{name}: hepq {v_hepq!r} != DuckDB {v_duck!r}")
             rows.append({
