@@ -11,14 +11,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use datafusion::catalog::{
-    TableFunctionArgs, TableFunctionImpl, TableProvider, TableProviderFactory,
-};
-use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue, plan_err};
-use datafusion::logical_expr::{CreateExternalTable, Expr};
-use tokio::runtime::Handle;
+use datafusion::catalog::{TableFunctionArgs, TableFunctionImpl, TableProvider};
+use datafusion::common::{DFSchema, Result, plan_err};
+use datafusion::logical_expr::CreateExternalTable;
 
 use super::{LH5_FORMAT, Lh5TableFactory};
+use crate::root::table_function::{create_table_while_planning, string_arg};
 
 /// The `read_lh5` table function.
 #[derive(Debug, Default)]
@@ -28,10 +26,10 @@ impl TableFunctionImpl for ReadLh5 {
     fn call_with_args(&self, args: TableFunctionArgs) -> Result<Arc<dyn TableProvider>> {
         let f = "read_lh5";
         let (location, group) = match args.exprs() {
-            [location] => (string_arg(location, "path")?, None),
+            [location] => (string_arg(location, f, "path")?, None),
             [location, group] => (
-                string_arg(location, "path")?,
-                Some(string_arg(group, "group")?),
+                string_arg(location, f, "path")?,
+                Some(string_arg(group, f, "group")?),
             ),
             _ => {
                 return plan_err!(
@@ -51,29 +49,6 @@ impl TableFunctionImpl for ReadLh5 {
         )
         .with_options(options)
         .build();
-        let session = args.session();
-        let handle = Handle::try_current()
-            .map_err(|e| DataFusionError::Internal(format!("{f} needs a tokio runtime: {e}")))?;
-        // Table functions are planned synchronously, but opening files is async: run the
-        // factory to completion on a helper thread that may block on the runtime.
-        std::thread::scope(|scope| {
-            scope
-                .spawn(|| handle.block_on(Lh5TableFactory.create(session, &cmd)))
-                .join()
-                .map_err(|_| DataFusionError::Internal(format!("{f}: planning thread failed")))?
-        })
-        .map_err(|e| DataFusionError::Plan(format!("{f}('{location}'): {e}")))
-    }
-}
-
-fn string_arg(expr: &Expr, what: &str) -> Result<String> {
-    match expr {
-        Expr::Literal(
-            ScalarValue::Utf8(Some(s))
-            | ScalarValue::LargeUtf8(Some(s))
-            | ScalarValue::Utf8View(Some(s)),
-            _,
-        ) => Ok(s.clone()),
-        other => plan_err!("read_lh5: the {what} must be a string literal, got {other}"),
+        create_table_while_planning(f, &location, &Lh5TableFactory, args.session(), &cmd)
     }
 }

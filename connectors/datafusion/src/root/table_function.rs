@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use datafusion::catalog::{
-    TableFunctionArgs, TableFunctionImpl, TableProvider, TableProviderFactory,
+    Session, TableFunctionArgs, TableFunctionImpl, TableProvider, TableProviderFactory,
 };
 use datafusion::common::{DFSchema, DataFusionError, Result, ScalarValue, plan_err};
 use datafusion::logical_expr::{CreateExternalTable, Expr};
@@ -92,21 +92,32 @@ fn read_file_table(args: &TableFunctionArgs, spec: &Spec) -> Result<Arc<dyn Tabl
     )
     .with_options(options)
     .build();
-    let session = args.session();
+    create_table_while_planning(f, &location, &HiveTableFactory, args.session(), &cmd)
+}
+
+/// Runs `factory` for `cmd` from a table function (`f`, reading `location`). Table functions
+/// are planned synchronously but opening files is async: the factory runs to completion on a
+/// helper thread that may block on the current tokio runtime.
+pub(crate) fn create_table_while_planning(
+    f: &str,
+    location: &str,
+    factory: &(dyn TableProviderFactory + Sync),
+    session: &dyn Session,
+    cmd: &CreateExternalTable,
+) -> Result<Arc<dyn TableProvider>> {
     let handle = Handle::try_current()
         .map_err(|e| DataFusionError::Internal(format!("{f} needs a tokio runtime: {e}")))?;
-    // Table functions are planned synchronously, but opening files is async: run the
-    // factory to completion on a helper thread that may block on the runtime.
     std::thread::scope(|scope| {
         scope
-            .spawn(|| handle.block_on(HiveTableFactory.create(session, &cmd)))
+            .spawn(|| handle.block_on(factory.create(session, cmd)))
             .join()
             .map_err(|_| DataFusionError::Internal(format!("{f}: planning thread failed")))?
     })
     .map_err(|e| DataFusionError::Plan(format!("{f}('{location}'): {e}")))
 }
 
-fn string_arg(expr: &Expr, function: &str, what: &str) -> Result<String> {
+/// A string-literal argument `what` of table function `function`.
+pub(crate) fn string_arg(expr: &Expr, function: &str, what: &str) -> Result<String> {
     match expr {
         Expr::Literal(
             ScalarValue::Utf8(Some(s))
