@@ -309,6 +309,9 @@ impl HepqSession {
     /// Applies hepq's handling to a plan before it runs: S3 options of
     /// `CREATE EXTERNAL TABLE` configure the bucket's object store and are removed.
     fn prepare_plan(&self, plan: LogicalPlan) -> Result<LogicalPlan> {
+        if let LogicalPlan::DescribeTable(describe) = &plan {
+            return describe_with_units(&describe.schema);
+        }
         let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut cmd)) = plan else {
             return Ok(plan);
         };
@@ -429,4 +432,75 @@ mod tests {
         assert_eq!(Format::from_extension("dir"), None);
         assert!(Format::parse("xlsx").is_err());
     }
+}
+
+/// `DESCRIBE table`: DataFusion's `column_name`, `data_type`, `is_nullable`, plus `units`, the
+/// physical units a connector recorded for the column (LH5's `units` attributes; for a struct
+/// column, its members' units as `member: units, …`), NULL when there are none.
+fn describe_with_units(schema: &datafusion::arrow::datatypes::Schema) -> Result<LogicalPlan> {
+    use datafusion::arrow::array::StringBuilder;
+    use datafusion::arrow::datatypes::{DataType, Field, Schema};
+    use datafusion::datasource::{MemTable, provider_as_source};
+    use datafusion::logical_expr::LogicalPlanBuilder;
+
+    fn units(field: &Field) -> Option<String> {
+        if let Some(u) = field.metadata().get(hepq_connectors::lh5::UNITS_KEY) {
+            return Some(u.clone());
+        }
+        let DataType::Struct(members) = field.data_type() else {
+            return None;
+        };
+        let parts: Vec<String> = members
+            .iter()
+            .filter_map(|m| units(m).map(|u| format!("{}: {u}", m.name())))
+            .collect();
+        (!parts.is_empty()).then(|| parts.join(", "))
+    }
+
+    /// The type without field metadata, which `DataType`'s display would print inline.
+    fn plain(data_type: &DataType) -> DataType {
+        let field = |f: &Field| {
+            Arc::new(
+                f.clone()
+                    .with_data_type(plain(f.data_type()))
+                    .with_metadata(Default::default()),
+            )
+        };
+        match data_type {
+            DataType::Struct(fields) => DataType::Struct(fields.iter().map(|f| field(f)).collect()),
+            DataType::List(f) => DataType::List(field(f)),
+            DataType::LargeList(f) => DataType::LargeList(field(f)),
+            DataType::FixedSizeList(f, n) => DataType::FixedSizeList(field(f), *n),
+            other => other.clone(),
+        }
+    }
+
+    let mut names = StringBuilder::new();
+    let mut types = StringBuilder::new();
+    let mut nullable = StringBuilder::new();
+    let mut unit = StringBuilder::new();
+    for field in schema.fields() {
+        names.append_value(field.name());
+        types.append_value(plain(field.data_type()).to_string());
+        nullable.append_value(if field.is_nullable() { "YES" } else { "NO" });
+        unit.append_option(units(field));
+    }
+    let output = Arc::new(Schema::new(vec![
+        Field::new("column_name", DataType::Utf8, false),
+        Field::new("data_type", DataType::Utf8, false),
+        Field::new("is_nullable", DataType::Utf8, false),
+        Field::new("units", DataType::Utf8, true),
+    ]));
+    let batch = RecordBatch::try_new(
+        Arc::clone(&output),
+        vec![
+            Arc::new(names.finish()),
+            Arc::new(types.finish()),
+            Arc::new(nullable.finish()),
+            Arc::new(unit.finish()),
+        ],
+    )
+    .map_err(datafusion::error::DataFusionError::from)?;
+    let table = MemTable::try_new(output, vec![vec![batch]])?;
+    Ok(LogicalPlanBuilder::scan("describe", provider_as_source(Arc::new(table)), None)?.build()?)
 }

@@ -436,7 +436,7 @@ impl ExprPlanner for ListOperatorPlanner {
 /// The `ListMath` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "Element-wise math on lists"),
-    description = "DataFusion's math functions also accept lists and then apply element by element (awkward/NumPy ufunc style): `abs(Jet_eta) < 1`, `sqrt(px*px + py*py)`, `atan2(py, px)`. With scalar arguments they are exactly DataFusion's functions. Several list arguments must have equal lengths per row; scalar arguments broadcast. Float32 lists stay Float32 where DataFusion's function keeps Float32. Note that, as in DataFusion, `log(x)` is the base-10 logarithm and `ln(x)` the natural one.",
+    description = "DataFusion's math functions also accept lists and then apply element by element (awkward/NumPy ufunc style): `abs(Jet_eta) < 1`, `sqrt(px*px + py*py)`, `atan2(py, px)`. With scalar arguments they are exactly DataFusion's functions. Several list arguments must have equal lengths per row; scalar arguments broadcast. Float32 lists stay Float32 where DataFusion's function keeps Float32. Note that, as in DataFusion, `log(x)` is the base-10 logarithm and `ln(x)` the natural one. `isnan(list)` gives the mask of NaN elements, e.g. to drop NaN padding: `list_where(x, list_not(isnan(x)))`; comparisons treat NaN as larger than every number (as SQL does), so `x > 0` alone keeps NaN.",
     syntax_example = "sqrt(list), atan2(list_y, list_x), power(list, 2), …",
     sql_example = r#"```sql
 > SELECT abs([-1.5, 2.0]), sqrt([4.0, 9.0]), atan2([1.0], [1.0]);
@@ -628,6 +628,8 @@ pub fn lifted_math() -> Vec<Arc<ScalarUDF>> {
         math::trunc(),
         math::degrees(),
         math::radians(),
+        math::isnan(),
+        math::iszero(),
     ];
     builtins
         .into_iter()

@@ -12,6 +12,7 @@
 //! |---|---|
 //! | `group` | the LH5 table inside each file (`ch1084803/hit`, `evt`, `hardware_tcm_1`) |
 //! | `tier` | every table named `{tier}` in each file (`ch1084803/hit`, `ch1084804/hit`, …) as one table, with a `channel` column (`BIGINT`, the number in `ch<rawid>`; NULL for a top-level table named `{tier}`). Files whose LEGEND name has another tier are skipped |
+//! | `row_index` | `true` adds a column `row_index BIGINT`: the row's 0-based position in its LH5 table in its file, the number a `tcm` tier's `row_in_table` and an `evt` tier's `hit_idx` point at |
 //!
 //! Without either option a file's only table is read, or, when all its tables are
 //! `{something}/{tier}` for one tier, the file is read as with `'tier' '{tier}'`.
@@ -60,6 +61,7 @@ use object_store::{GetOptions, GetResultPayload, ObjectMeta, ObjectStore, Object
 use legend::{LegendName, PARTITION_COLUMNS};
 use source::Lh5Source;
 
+pub use hepq_lh5::UNITS_KEY;
 pub use table_function::ReadLh5;
 
 /// The name of the format in `STORED AS LH5`.
@@ -75,7 +77,13 @@ pub struct Lh5Options {
     pub group: Option<String>,
     /// `'tier'`: every `ch*/{tier}` table in each file, with a channel column.
     pub tier: Option<String>,
+    /// `'row_index' 'true'`: a [`ROW_INDEX_COLUMN`] column with each row's position in its
+    /// table in its file.
+    pub row_index: bool,
 }
+
+/// The column `'row_index' 'true'` adds.
+pub const ROW_INDEX_COLUMN: &str = "row_index";
 
 impl Lh5Options {
     /// Reads the table options, rejecting unknown ones by name.
@@ -86,9 +94,22 @@ impl Lh5Options {
             match key {
                 "group" | "table" => parsed.group = Some(value.trim_matches('/').to_string()),
                 "tier" => parsed.tier = Some(value.clone()),
+                "row_index" => {
+                    parsed.row_index = match value.to_ascii_lowercase().as_str() {
+                        "true" | "1" | "yes" | "on" => true,
+                        "false" | "0" | "no" | "off" => false,
+                        _ => {
+                            return plan_err!(
+                                "option 'row_index' for STORED AS LH5 is 'true' or 'false', \
+                                 not '{value}'"
+                            );
+                        }
+                    }
+                }
                 other => {
                     return plan_err!(
-                        "unknown option '{other}' for STORED AS LH5 (known: 'group', 'tier')"
+                        "unknown option '{other}' for STORED AS LH5 \
+                         (known: 'group', 'tier', 'row_index')"
                     );
                 }
             }
@@ -491,6 +512,15 @@ impl TableProviderFactory for Lh5TableFactory {
         let mut file_fields: Vec<Field> = Vec::new();
         if by_tier {
             file_fields.push(Field::new(channel_name, DataType::Int64, true));
+        }
+        if options.row_index {
+            if fields.iter().any(|f| f.name() == ROW_INDEX_COLUMN) {
+                return plan_err!(
+                    "table '{table}': the files already have a column '{ROW_INDEX_COLUMN}'; \
+                     option 'row_index' cannot add another"
+                );
+            }
+            file_fields.push(Field::new(ROW_INDEX_COLUMN, DataType::Int64, false));
         }
         file_fields.extend(fields);
         let partition_cols: Vec<FieldRef> = if entries.iter().all(|e| e.legend.is_some()) {

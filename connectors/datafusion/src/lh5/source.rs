@@ -29,7 +29,7 @@ use hepq_lh5::Lh5File;
 use object_store::ObjectStore;
 use tokio::sync::mpsc;
 
-use super::{Lh5Options, open_file, select_tables};
+use super::{Lh5Options, ROW_INDEX_COLUMN, open_file, select_tables};
 
 /// Default rows per batch when DataFusion gives none.
 const DEFAULT_BATCH_ROWS: usize = 8192;
@@ -252,8 +252,9 @@ fn read_file(
         // Which projected columns this table holds, in projection order.
         let mut wanted = Vec::new();
         let mut sources: Vec<Option<usize>> = Vec::with_capacity(schema.fields().len());
+        let is_row_index = |name: &str| options.row_index && name == ROW_INDEX_COLUMN;
         for field in schema.fields() {
-            if Some(field.name().as_str()) == channel_column {
+            if Some(field.name().as_str()) == channel_column || is_row_index(field.name()) {
                 sources.push(None);
                 continue;
             }
@@ -277,6 +278,9 @@ fn read_file(
                         Some(c) => Arc::new(Int64Array::from(vec![c; rows])),
                         None => new_null_array(field.data_type(), rows),
                     });
+                }
+                if is_row_index(field.name()) {
+                    return Ok(Arc::new(Int64Array::from_iter_values(0..rows as i64)));
                 }
                 match source {
                     Some(j) => {
