@@ -165,6 +165,136 @@ pub fn codec_of(compressed: &[u8], expected: usize) -> Codec {
     }
 }
 
+/// Decompresses one record of `compressed` bytes into `dst`, which must be exactly as long as
+/// the record's declared uncompressed size (as [`decompress`], without allocating: the reader
+/// decompresses baskets into reused scratch memory). Every block's declared size is checked
+/// against the room left in `dst` before it is decompressed.
+pub fn decompress_into(compressed: &[u8], dst: &mut [u8]) -> Result<(), Malformed> {
+    let expected = dst.len();
+    if compressed.len() == expected {
+        dst.copy_from_slice(compressed);
+        return Ok(());
+    }
+    if expected > MAX_RECORD_LEN {
+        return malformed(format!(
+            "declared uncompressed size {expected} exceeds the {MAX_RECORD_LEN}-byte limit"
+        ));
+    }
+    let mut pos = 0;
+    let mut out = 0;
+    while pos < compressed.len() {
+        let (magic, c_len, u_len) = block_header(compressed, pos)?;
+        if out + u_len > expected {
+            return malformed(format!(
+                "compression blocks decompress to more than the declared {expected} bytes"
+            ));
+        }
+        let body = &compressed[pos + BLOCK_HEADER_LEN..pos + BLOCK_HEADER_LEN + c_len];
+        let d = &mut dst[out..out + u_len];
+        match &magic {
+            b"ZL" => inflate_reused(body, d)?,
+            b"CS" => inflate(body, d, false).map_err(|e| {
+                crate::error::Malformed(format!(
+                    "ROOT's old 'CS' compression could not be decoded as raw deflate ({e})"
+                ))
+            })?,
+            b"XZ" => unxz(body, d)?,
+            b"L4" => unlz4(body, d)?,
+            b"ZS" => unzstd(body, d)?,
+            _ => {
+                return malformed(format!(
+                    "unknown compression magic {:?} at byte {pos}",
+                    String::from_utf8_lossy(&magic)
+                ));
+            }
+        }
+        out += u_len;
+        pos += BLOCK_HEADER_LEN + c_len;
+    }
+    if out != expected {
+        return malformed(format!(
+            "compression blocks gave {out} bytes, expected {expected}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks, without decompressing, that the block headers of a record chain up to exactly
+/// `expected` bytes: what a caller checks before it allocates `expected` bytes for
+/// [`decompress_into`], so that no more is allocated than the blocks themselves declare.
+pub fn check_blocks(compressed: &[u8], expected: usize) -> Result<(), Malformed> {
+    if compressed.len() == expected {
+        return Ok(());
+    }
+    if expected > MAX_RECORD_LEN {
+        return malformed(format!(
+            "declared uncompressed size {expected} exceeds the {MAX_RECORD_LEN}-byte limit"
+        ));
+    }
+    let mut pos = 0;
+    let mut out = 0usize;
+    while pos < compressed.len() {
+        let (_, c_len, u_len) = block_header(compressed, pos)?;
+        out += u_len;
+        if out > expected {
+            return malformed(format!(
+                "compression blocks decompress to more than the declared {expected} bytes"
+            ));
+        }
+        pos += BLOCK_HEADER_LEN + c_len;
+    }
+    if out != expected {
+        return malformed(format!(
+            "compression blocks gave {out} bytes, expected {expected}"
+        ));
+    }
+    Ok(())
+}
+
+/// The magic and compressed and uncompressed sizes of the block at `pos`, whose body is checked
+/// to lie within `compressed`.
+fn block_header(compressed: &[u8], pos: usize) -> PResult<([u8; 2], usize, usize)> {
+    let rest = &compressed[pos..];
+    if rest.len() < BLOCK_HEADER_LEN {
+        return malformed(format!(
+            "truncated compression block header at byte {pos} of {}",
+            compressed.len()
+        ));
+    }
+    let c_len = le24(&rest[3..6]);
+    let u_len = le24(&rest[6..9]);
+    if rest.len() - BLOCK_HEADER_LEN < c_len {
+        return malformed(format!(
+            "compression block at byte {pos} claims {c_len} bytes but only {} remain",
+            rest.len() - BLOCK_HEADER_LEN
+        ));
+    }
+    Ok(([rest[0], rest[1]], c_len, u_len))
+}
+
+/// Inflates one zlib block into `dst` (exactly its size) with this thread's reused state.
+fn inflate_reused(body: &[u8], dst: &mut [u8]) -> PResult<()> {
+    thread_local! {
+        static INFLATE: std::cell::RefCell<flate2::Decompress> =
+            std::cell::RefCell::new(flate2::Decompress::new(true));
+    }
+    INFLATE.with(|d| {
+        let mut d = d.borrow_mut();
+        d.reset(true);
+        let status = d
+            .decompress(body, dst, flate2::FlushDecompress::Finish)
+            .map_err(|e| crate::error::Malformed(format!("zlib: {e}")))?;
+        let produced = d.total_out() as usize;
+        if status != flate2::Status::StreamEnd || produced != dst.len() {
+            return malformed(format!(
+                "zlib block gave {produced} bytes, expected {}",
+                dst.len()
+            ));
+        }
+        Ok(())
+    })
+}
+
 fn inflate(body: &[u8], dst: &mut [u8], zlib_header: bool) -> PResult<()> {
     let mut d = flate2::Decompress::new(zlib_header);
     let status = d
@@ -208,23 +338,9 @@ fn inflate_append(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
 
 /// Decompresses one zstd block into the empty `out`, which must end with exactly `u_len` bytes.
 fn unzstd_into_empty(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
-    thread_local! {
-        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
     out.clear();
     out.reserve_exact(u_len);
-    ZSTD.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.is_none() {
-            *cell = Some(
-                zstd::bulk::Decompressor::new()
-                    .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?,
-            );
-        }
-        let Some(d) = cell.as_mut() else {
-            return malformed("zstd: no decompression context");
-        };
+    with_zstd(|d| {
         // Writes into the spare capacity only: at most u_len bytes.
         let n = d
             .decompress_to_buffer(body, out)
@@ -276,12 +392,38 @@ fn unlz4(body: &[u8], dst: &mut [u8]) -> PResult<()> {
 }
 
 fn unzstd(body: &[u8], dst: &mut [u8]) -> PResult<()> {
-    let n = zstd::bulk::decompress_to_buffer(body, dst)
-        .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
-    if n != dst.len() {
-        return malformed(format!("zstd block gave {n} bytes, expected {}", dst.len()));
+    with_zstd(|d| {
+        let n = d
+            .decompress_to_buffer(body, dst)
+            .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
+        if n != dst.len() {
+            return malformed(format!("zstd block gave {n} bytes, expected {}", dst.len()));
+        }
+        Ok(())
+    })
+}
+
+/// Runs `f` with this thread's reused zstd decompression context.
+fn with_zstd<R>(
+    f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> PResult<R>,
+) -> PResult<R> {
+    thread_local! {
+        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
     }
-    Ok(())
+    ZSTD.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            *cell = Some(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?,
+            );
+        }
+        let Some(d) = cell.as_mut() else {
+            return malformed("zstd: no decompression context");
+        };
+        f(d)
+    })
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@
 pub mod compression;
 mod cursor;
 mod decode;
+mod direct;
 pub mod error;
 mod file;
 pub mod io;
