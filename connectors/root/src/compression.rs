@@ -72,81 +72,10 @@ pub fn decompress(compressed: &[u8], expected: usize) -> Result<Vec<u8>, Malform
     if compressed.len() == expected {
         return Ok(compressed.to_vec());
     }
-    if expected > MAX_RECORD_LEN {
-        return malformed(format!(
-            "declared uncompressed size {expected} exceeds the {MAX_RECORD_LEN}-byte limit"
-        ));
-    }
-    // Grow block by block: the declared total is only trusted as an upper bound.
-    let mut out: Vec<u8> = Vec::with_capacity(expected.min(compressed.len().saturating_mul(8)));
-    let mut pos = 0;
-    while pos < compressed.len() {
-        let rest = &compressed[pos..];
-        if rest.len() < BLOCK_HEADER_LEN {
-            return malformed(format!(
-                "truncated compression block header at byte {pos} of {}",
-                compressed.len()
-            ));
-        }
-        let magic = [rest[0], rest[1]];
-        let c_len = le24(&rest[3..6]);
-        let u_len = le24(&rest[6..9]);
-        let body_start = BLOCK_HEADER_LEN;
-        if rest.len() - body_start < c_len {
-            return malformed(format!(
-                "compression block at byte {pos} claims {c_len} bytes but only {} remain",
-                rest.len() - body_start
-            ));
-        }
-        if out.len() + u_len > expected {
-            return malformed(format!(
-                "compression blocks decompress to more than the declared {expected} bytes"
-            ));
-        }
-        let body = &rest[body_start..body_start + c_len];
-        let start = out.len();
-        // zlib and zstd write straight into the vector's spare capacity (no zero-filling
-        // first); zstd only can do so for the first block, as it fills from the start.
-        match &magic {
-            b"ZL" => {
-                inflate_append(body, &mut out, u_len)?;
-                pos += body_start + c_len;
-                continue;
-            }
-            b"ZS" if start == 0 => {
-                unzstd_into_empty(body, &mut out, u_len)?;
-                pos += body_start + c_len;
-                continue;
-            }
-            _ => {}
-        }
-        out.resize(start + u_len, 0);
-        let dst = &mut out[start..];
-        match &magic {
-            b"ZL" => inflate(body, dst, true)?,
-            b"CS" => inflate(body, dst, false).map_err(|e| {
-                crate::error::Malformed(format!(
-                    "ROOT's old 'CS' compression could not be decoded as raw deflate ({e})"
-                ))
-            })?,
-            b"XZ" => unxz(body, dst)?,
-            b"L4" => unlz4(body, dst)?,
-            b"ZS" => unzstd(body, dst)?,
-            _ => {
-                return malformed(format!(
-                    "unknown compression magic {:?} at byte {pos}",
-                    String::from_utf8_lossy(&magic)
-                ));
-            }
-        }
-        pos += body_start + c_len;
-    }
-    if out.len() != expected {
-        return malformed(format!(
-            "compression blocks gave {} bytes, expected {expected}",
-            out.len()
-        ));
-    }
+    // The declared total is only trusted once the blocks' own headers add up to it.
+    check_blocks(compressed, expected)?;
+    let mut out = vec![0u8; expected];
+    decompress_into(compressed, &mut out)?;
     Ok(out)
 }
 
@@ -272,20 +201,20 @@ fn block_header(compressed: &[u8], pos: usize) -> PResult<([u8; 2], usize, usize
     Ok(([rest[0], rest[1]], c_len, u_len))
 }
 
-/// Inflates one zlib block into `dst` (exactly its size) with this thread's reused state.
+/// Inflates one zlib block into `dst` (exactly its size) with libdeflate (whole-buffer
+/// decompression: ROOT declares every block's uncompressed size), reusing this thread's
+/// decompressor. The zlib stream's Adler-32 checksum is verified.
 fn inflate_reused(body: &[u8], dst: &mut [u8]) -> PResult<()> {
     thread_local! {
-        static INFLATE: std::cell::RefCell<flate2::Decompress> =
-            std::cell::RefCell::new(flate2::Decompress::new(true));
+        static INFLATE: std::cell::RefCell<libdeflater::Decompressor> =
+            std::cell::RefCell::new(libdeflater::Decompressor::new());
     }
     INFLATE.with(|d| {
-        let mut d = d.borrow_mut();
-        d.reset(true);
-        let status = d
-            .decompress(body, dst, flate2::FlushDecompress::Finish)
+        let produced = d
+            .borrow_mut()
+            .zlib_decompress(body, dst)
             .map_err(|e| crate::error::Malformed(format!("zlib: {e}")))?;
-        let produced = d.total_out() as usize;
-        if status != flate2::Status::StreamEnd || produced != dst.len() {
+        if produced != dst.len() {
             return malformed(format!(
                 "zlib block gave {produced} bytes, expected {}",
                 dst.len()
@@ -308,49 +237,6 @@ fn inflate(body: &[u8], dst: &mut [u8], zlib_header: bool) -> PResult<()> {
         ));
     }
     Ok(())
-}
-
-/// Inflates one zlib block onto the end of `out`, which must grow by exactly `u_len`.
-fn inflate_append(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
-    thread_local! {
-        static INFLATE: std::cell::RefCell<flate2::Decompress> =
-            std::cell::RefCell::new(flate2::Decompress::new(true));
-    }
-    let start = out.len();
-    out.reserve_exact(u_len);
-    INFLATE.with(|d| {
-        let mut d = d.borrow_mut();
-        d.reset(true);
-        // decompress_vec writes at most the spare capacity: exactly u_len bytes.
-        let status = d
-            .decompress_vec(body, out, flate2::FlushDecompress::Finish)
-            .map_err(|e| crate::error::Malformed(format!("zlib: {e}")))?;
-        let produced = out.len() - start;
-        if status != flate2::Status::StreamEnd || produced != u_len {
-            out.truncate(start);
-            return malformed(format!(
-                "zlib block gave {produced} bytes, expected {u_len}"
-            ));
-        }
-        Ok(())
-    })
-}
-
-/// Decompresses one zstd block into the empty `out`, which must end with exactly `u_len` bytes.
-fn unzstd_into_empty(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
-    out.clear();
-    out.reserve_exact(u_len);
-    with_zstd(|d| {
-        // Writes into the spare capacity only: at most u_len bytes.
-        let n = d
-            .decompress_to_buffer(body, out)
-            .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
-        if n != u_len || out.len() != u_len {
-            out.clear();
-            return malformed(format!("zstd block gave {n} bytes, expected {u_len}"));
-        }
-        Ok(())
-    })
 }
 
 fn unxz(body: &[u8], dst: &mut [u8]) -> PResult<()> {
