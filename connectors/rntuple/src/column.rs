@@ -521,6 +521,8 @@ pub(crate) fn decode_page_into<T: Elem>(
     out: &mut [T],
 ) -> PResult<()> {
     let n = out.len();
+    // The element widths below come from the type: its bits on storage must agree.
+    spec.validate()?;
     check_page(spec, raw, n)?;
     match spec.ty.repr() {
         Repr::Bit => {

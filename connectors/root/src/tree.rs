@@ -496,7 +496,11 @@ impl Tree {
                         })
                     }
                     Location::Disk { seek, len } => {
-                        // The header only: the record itself is read when it is decoded.
+                        // The header only: the record itself is read when it is decoded, into
+                        // scratch memory of its declared length, which must lie in the file.
+                        if seek.checked_add(*len as u64)? > self.file.inner.size {
+                            return None;
+                        }
                         let head = (*len).min(HEADER_PREFIX);
                         let mut h = self.file.inner.read(*seek, head, "basket").ok()?;
                         if meta::basket_header(&h).is_err() && head < *len {
