@@ -74,6 +74,26 @@ pub fn decompress(compressed: &[u8], expected: usize) -> Result<Vec<u8>, Malform
     }
     // The declared total is only trusted once the blocks' own headers add up to it.
     check_blocks(compressed, expected)?;
+    // A record of one zstd block is decompressed into the vector's spare capacity (no
+    // zero-filling first), as zstd can fill uninitialised memory itself.
+    if let Ok((magic, c_len, u_len)) = block_header(compressed, 0)
+        && &magic == b"ZS"
+        && u_len == expected
+        && BLOCK_HEADER_LEN + c_len == compressed.len()
+    {
+        let mut out = Vec::with_capacity(expected);
+        let body = &compressed[BLOCK_HEADER_LEN..];
+        with_zstd(|d| {
+            let n = d
+                .decompress_to_buffer(body, &mut out)
+                .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
+            if n != expected || out.len() != expected {
+                return malformed(format!("zstd block gave {n} bytes, expected {expected}"));
+            }
+            Ok(())
+        })?;
+        return Ok(out);
+    }
     let mut out = vec![0u8; expected];
     decompress_into(compressed, &mut out)?;
     Ok(out)
