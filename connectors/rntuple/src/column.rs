@@ -447,10 +447,30 @@ fn unsplit<T, const W: usize>(raw: &[u8], out: &mut [T], mut put: impl FnMut(&mu
 /// The little-endian values of a plain page of `W`-byte elements, handed to `put`.
 #[inline(always)]
 fn plain<T, const W: usize>(raw: &[u8], out: &mut [T], mut put: impl FnMut(&mut T, u64)) {
-    for (o, c) in out.iter_mut().zip(raw.chunks_exact(W)) {
-        let mut a = [0u8; 8];
-        a[..W].copy_from_slice(c);
-        put(o, u64::from_le_bytes(a));
+    // Fixed-width loads per width (a copy into a wider array would be a memcpy call).
+    match W {
+        1 => {
+            for (o, &b) in out.iter_mut().zip(raw) {
+                put(o, b as u64);
+            }
+        }
+        2 => {
+            for (o, c) in out.iter_mut().zip(raw.chunks_exact(2)) {
+                put(o, u16::from_le_bytes([c[0], c[1]]) as u64);
+            }
+        }
+        4 => {
+            for (o, c) in out.iter_mut().zip(raw.chunks_exact(4)) {
+                put(o, u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64);
+            }
+        }
+        _ => {
+            for (o, c) in out.iter_mut().zip(raw.chunks_exact(8)) {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                put(o, u64::from_le_bytes(a));
+            }
+        }
     }
 }
 
