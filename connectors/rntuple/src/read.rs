@@ -885,23 +885,24 @@ mod direct {
         if !ok {
             return None;
         }
-        let mut out = Vec::with_capacity(plans.len());
-        for (l, (values, offsets)) in layouts.iter().zip(bufs) {
-            let values = leaf_array(values).ok()?;
-            let arr: ArrayRef = match l.child {
-                None => values,
-                Some(child) => {
-                    let item = Arc::new(Field::new_list_field(child.data_type.clone(), true));
-                    let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
-                    Arc::new(ListArray::try_new(item, offsets, values, None).ok()?)
-                }
-            };
-            if arr.len() != rows {
-                return None;
-            }
-            out.push(arr);
-        }
-        Some(out)
+        // The arrays (packing booleans, Arrow's check of the offsets) in parallel too.
+        let out: Vec<Option<ArrayRef>> = layouts
+            .par_iter()
+            .zip(bufs.into_par_iter())
+            .map(|(l, (values, offsets))| {
+                let values = leaf_array(values).ok()?;
+                let arr: ArrayRef = match l.child {
+                    None => values,
+                    Some(child) => {
+                        let item = Arc::new(Field::new_list_field(child.data_type.clone(), true));
+                        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+                        Arc::new(ListArray::try_new(item, offsets, values, None).ok()?)
+                    }
+                };
+                (arr.len() == rows).then_some(arr)
+            })
+            .collect();
+        out.into_iter().collect()
     }
 
     /// A zero-filled buffer of `n` values for `target`.
