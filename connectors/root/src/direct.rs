@@ -19,10 +19,14 @@ use arrow_buffer::{BooleanBuffer, ScalarBuffer};
 use rayon::prelude::*;
 
 use crate::compression::{self, BLOCK_HEADER_LEN, MAX_RECORD_LEN};
+use crate::cursor::{BYTE_COUNT_MASK, STREAMED_MEMBERWISE};
 use crate::decode::{Loaded, list, shape as fixed_shape};
 use crate::file::FileInner as Inner;
 use crate::meta::BasketHeader;
 use crate::types::{Elem, Plan};
+
+/// The header of each `std::vector<T>` entry: a byte count, a version and the element count.
+const VECTOR_HEADER: usize = 10;
 
 /// Scratch memory larger than this is given back after each basket instead of kept.
 const KEEP_SCRATCH: usize = 64 << 20;
@@ -159,11 +163,13 @@ impl Native for f64 {
     }
 }
 
-/// The element and shape of a plan the direct read handles; `jagged` for leaf-list arrays.
+/// The element and shape of a plan the direct read handles; `jagged` for leaf-list arrays and
+/// `std::vector<T>`, `vector` for the latter (each entry a 10-byte header, then its values).
 pub(crate) struct Shape<'a> {
     elem: Elem,
     dims: &'a [usize],
     jagged: bool,
+    vector: bool,
 }
 
 impl Shape<'_> {
@@ -173,16 +179,18 @@ impl Shape<'_> {
                 elem: *elem,
                 dims,
                 jagged: false,
+                vector: false,
             }),
             Plan::Jagged {
                 elem,
                 dims,
-                header: 0,
+                header: header @ (0 | VECTOR_HEADER),
                 ..
             } => Some(Shape {
                 elem: *elem,
                 dims,
                 jagged: true,
+                vector: *header == VECTOR_HEADER,
             }),
             _ => None,
         }
@@ -245,10 +253,20 @@ pub(crate) fn piece(
                 }
                 // The offset table (a count, then one offset per entry) follows the data.
                 let table = h.objlen - border;
-                if table < 4 || (table - 4) / 4 < entries || !border.is_multiple_of(item) {
+                if table < 4 || (table - 4) / 4 < entries {
                     return None;
                 }
-                border / esize
+                // Vectors: every entry's header, then whole items.
+                let headers = if shape.vector {
+                    entries.checked_mul(VECTOR_HEADER)?
+                } else {
+                    0
+                };
+                let body = border.checked_sub(headers)?;
+                if !body.is_multiple_of(item) {
+                    return None;
+                }
+                body / esize
             } else {
                 if entries.checked_mul(item)? > border {
                     return None;
@@ -266,10 +284,22 @@ pub(crate) fn piece(
                     return None;
                 }
                 let (first, end) = (o[a] as usize, o[b] as usize);
-                if first > end || end > l.data.len() || !(end - first).is_multiple_of(item) {
+                if first > end || end > l.data.len() {
                     return None;
                 }
-                (end - first) / esize
+                if shape.vector {
+                    let d = l.data.as_slice();
+                    let mut items = 0usize;
+                    for w in o[a..=b].windows(2) {
+                        items += vector_len(d, w[0] as usize, w[1] as usize, item)?;
+                    }
+                    items.checked_mul(item / esize)?
+                } else {
+                    if !(end - first).is_multiple_of(item) {
+                        return None;
+                    }
+                    (end - first) / esize
+                }
             } else {
                 if entries.checked_mul(item)? > l.data.len() {
                     return None;
@@ -391,6 +421,13 @@ fn decode_piece<T: Native>(
     match &p.src {
         Src::Mem(l) => {
             let d = l.data.as_slice();
+            if shape.vector {
+                let Some(bounds) = l.offsets.as_ref().and_then(|o| o.get(p.a..=p.b)) else {
+                    return false;
+                };
+                let ranges = bounds.windows(2).map(|w| (w[0] as usize, w[1] as usize));
+                return vectors(shape.elem, d, ranges, item, base, values, offsets);
+            }
             if shape.jagged {
                 let Some(o) = l.offsets.as_ref() else {
                     return false;
@@ -426,7 +463,21 @@ fn decode_piece<T: Native>(
                 && compression::decompress_into(&record[h.keylen..h.nbytes], raw).is_ok();
             let border = h.last - h.keylen;
             let ok = ok
-                && if shape.jagged {
+                && if shape.vector {
+                    let table = &raw[border..];
+                    match vector_ranges(table, p.b, h.keylen, border) {
+                        Some(ranges) => vectors(
+                            shape.elem,
+                            &raw[..border],
+                            ranges,
+                            item,
+                            base,
+                            values,
+                            offsets,
+                        ),
+                        None => false,
+                    }
+                } else if shape.jagged {
                     let table = &raw[border..];
                     entry_ends(table, p.b, h.keylen, border, item, base, offsets)
                         && decode_values(shape.elem, &raw[..border], values)
@@ -511,4 +562,174 @@ fn entry_ends(
     // first start is the data's, so the first end cannot precede the basket's base).
     let ordered = out.windows(2).fold(true, |ok, w| ok & (w[0] <= w[1]));
     !bad && ordered
+}
+
+/// The element count of the `std::vector<T>` entry at bytes `s..e` of `d`, when it is exactly a
+/// collection header (byte count, a version not streamed member-wise, the count) and that many
+/// `item`-byte values.
+fn vector_len(d: &[u8], s: usize, e: usize, item: usize) -> Option<usize> {
+    let entry = d.get(s..e)?;
+    let head = entry.get(..VECTOR_HEADER)?;
+    if be_u32(&head[..4]) & BYTE_COUNT_MASK == 0
+        || u16::from_be_bytes([head[4], head[5]]) & STREAMED_MEMBERWISE != 0
+    {
+        return None;
+    }
+    let n = be_u32(&head[6..10]) as usize;
+    (n.checked_mul(item)? == entry.len() - VECTOR_HEADER).then_some(n)
+}
+
+/// Each entry's byte range from a whole basket's entry-offset table (`n` entries), when the
+/// first starts at the data and they are in order within it.
+fn vector_ranges(
+    table: &[u8],
+    n: usize,
+    keylen: usize,
+    border: usize,
+) -> Option<impl Iterator<Item = (usize, usize)> + '_> {
+    let starts = table.get(4..4 + 4 * n)?;
+    let count = be_u32(table.get(..4)?);
+    if (count as usize) < n || count > i32::MAX as u32 {
+        return None;
+    }
+    let keylen = keylen as u32;
+    if n > 0 && be_u32(&starts[..4]) != keylen {
+        return None;
+    }
+    let start = move |k: usize| -> usize {
+        if k == n {
+            border
+        } else {
+            be_u32(&starts[4 * k..4 * k + 4]).wrapping_sub(keylen) as usize
+        }
+    };
+    Some((0..n).map(move |k| (start(k), start(k + 1))))
+}
+
+/// Decodes `std::vector<T>` entries (their byte ranges in `d`) into `values` and the list
+/// offsets at their ends into `offsets`; false unless every entry is exactly a vector and
+/// together they fill `values`.
+fn vectors<T: Native>(
+    elem: Elem,
+    d: &[u8],
+    ranges: impl Iterator<Item = (usize, usize)>,
+    item: usize,
+    base: i32,
+    values: &mut [T],
+    offsets: &mut [i32],
+) -> bool {
+    let per_item = item / elem.size();
+    let mut at = 0usize;
+    let mut items = 0usize;
+    let mut slots = offsets.iter_mut();
+    for (s, e) in ranges {
+        let Some(n) = (s <= e).then(|| vector_len(d, s, e, item)).flatten() else {
+            return false;
+        };
+        let Some(out) = values.get_mut(at..at + n * per_item) else {
+            return false;
+        };
+        T::decode(elem, &d[s + VECTOR_HEADER..e], out);
+        at += n * per_item;
+        items += n;
+        let Some(slot) = slots.next() else {
+            return false;
+        };
+        *slot = base.wrapping_add(items as i32);
+    }
+    at == values.len() && slots.next().is_none()
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+    use super::*;
+
+    /// A `std::vector<float>` entry as ROOT streams it.
+    fn vector_entry(v: &[f32]) -> Vec<u8> {
+        let mut e = ((6 + 4 * v.len()) as u32 | BYTE_COUNT_MASK)
+            .to_be_bytes()
+            .to_vec();
+        e.extend(9u16.to_be_bytes());
+        e.extend((v.len() as u32).to_be_bytes());
+        e.extend(v.iter().flat_map(|x| x.to_be_bytes()));
+        e
+    }
+
+    #[test]
+    fn vectors_from_an_entry_offset_table() {
+        let entries = [vec![1.0f32, 2.0], vec![], vec![3.0]];
+        let mut data = Vec::new();
+        let keylen = 70usize;
+        let mut table = (entries.len() as u32 + 1).to_be_bytes().to_vec();
+        for e in &entries {
+            table.extend(((data.len() + keylen) as u32).to_be_bytes());
+            data.extend(vector_entry(e));
+        }
+        let border = data.len();
+        let ranges = vector_ranges(&table, 3, keylen, border).unwrap();
+        let mut values = vec![0f32; 3];
+        let mut offsets = vec![0i32; 3];
+        assert!(vectors(
+            Elem::F32,
+            &data,
+            ranges,
+            4,
+            5,
+            &mut values,
+            &mut offsets
+        ));
+        assert_eq!(values, [1.0, 2.0, 3.0]);
+        assert_eq!(offsets, [7, 7, 8]);
+        // a count that disagrees with the entry's length, a member-wise version, no byte count
+        for (at, byte) in [(9, 3u8), (4, 0x40), (0, 0)] {
+            let mut bad = data.clone();
+            bad[at] = byte;
+            let ranges = vector_ranges(&table, 3, keylen, border).unwrap();
+            let mut values = vec![0f32; 3];
+            let ok = vectors(Elem::F32, &bad, ranges, 4, 0, &mut values, &mut offsets);
+            assert!(!ok, "byte {at} set to {byte:#x}");
+        }
+        // more values than the layout holds
+        let ranges = vector_ranges(&table, 3, keylen, border).unwrap();
+        let mut short = vec![0f32; 2];
+        assert!(!vectors(
+            Elem::F32,
+            &data,
+            ranges,
+            4,
+            0,
+            &mut short,
+            &mut offsets
+        ));
+        // out-of-order entry offsets
+        let mut t = table.clone();
+        t[8..12].copy_from_slice(&((keylen + 100) as u32).to_be_bytes());
+        let ranges = vector_ranges(&t, 3, keylen, border).unwrap();
+        assert!(!vectors(
+            Elem::F32,
+            &data,
+            ranges,
+            4,
+            0,
+            &mut values,
+            &mut offsets
+        ));
+        // a table that does not start at the data
+        let mut t = table.clone();
+        t[4..8].copy_from_slice(&((keylen + 1) as u32).to_be_bytes());
+        assert!(vector_ranges(&t, 3, keylen, border).is_none());
+    }
+
+    #[test]
+    fn vector_plans_take_the_direct_path() {
+        let plan = Plan::Jagged {
+            elem: Elem::F32,
+            dims: vec![],
+            header: VECTOR_HEADER,
+            counter: None,
+        };
+        let s = Shape::of(&plan).unwrap();
+        assert!(s.jagged && s.vector);
+    }
 }
