@@ -11,16 +11,17 @@
 //! column with the general builder, which gives the same values or names the error.
 
 use std::cell::RefCell;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use arrow_array::types::*;
-use arrow_array::{ArrayRef, BooleanArray, PrimitiveArray};
-use arrow_buffer::{BooleanBuffer, ScalarBuffer};
+use arrow_array::{ArrayRef, BooleanArray, ListArray, PrimitiveArray};
+use arrow_buffer::{BooleanBuffer, OffsetBuffer, ScalarBuffer};
+use arrow_schema::Field;
 use rayon::prelude::*;
 
 use crate::compression::{self, BLOCK_HEADER_LEN, MAX_RECORD_LEN};
 use crate::cursor::{BYTE_COUNT_MASK, STREAMED_MEMBERWISE};
-use crate::decode::{Loaded, list, shape as fixed_shape};
+use crate::decode::{Loaded, shape as fixed_shape};
 use crate::file::FileInner as Inner;
 use crate::meta::BasketHeader;
 use crate::types::{Elem, Plan};
@@ -313,44 +314,101 @@ pub(crate) fn piece(
 
 /// Decodes the pieces (in entry order) into one array of the plan's type, or `None` when one
 /// of them does not fit the layout after all (see the module's documentation).
-pub(crate) fn read(file: &Inner, shape: &Shape<'_>, pieces: &[Piece]) -> Option<ArrayRef> {
+pub(crate) fn read(
+    file: &Inner,
+    shape: &Shape<'_>,
+    pieces: &[Piece],
+    shared: &SharedOffsets,
+) -> Option<ArrayRef> {
     use arrow_schema::DataType as D;
     match shape.elem.data_type() {
         D::Boolean => {
             let (v, o) = decode_all::<u8>(file, shape, pieces)?;
             let bits = BooleanBuffer::collect_bool(v.len(), |i| v[i] != 0);
-            finish(shape, Arc::new(BooleanArray::new(bits, None)), o)
+            finish(shape, Arc::new(BooleanArray::new(bits, None)), o, shared)
         }
-        D::Int8 => typed::<Int8Type>(file, shape, pieces),
-        D::UInt8 => typed::<UInt8Type>(file, shape, pieces),
-        D::Int16 => typed::<Int16Type>(file, shape, pieces),
-        D::UInt16 => typed::<UInt16Type>(file, shape, pieces),
-        D::Int32 => typed::<Int32Type>(file, shape, pieces),
-        D::UInt32 => typed::<UInt32Type>(file, shape, pieces),
-        D::Int64 => typed::<Int64Type>(file, shape, pieces),
-        D::UInt64 => typed::<UInt64Type>(file, shape, pieces),
-        D::Float32 => typed::<Float32Type>(file, shape, pieces),
-        D::Float64 => typed::<Float64Type>(file, shape, pieces),
+        D::Int8 => typed::<Int8Type>(file, shape, pieces, shared),
+        D::UInt8 => typed::<UInt8Type>(file, shape, pieces, shared),
+        D::Int16 => typed::<Int16Type>(file, shape, pieces, shared),
+        D::UInt16 => typed::<UInt16Type>(file, shape, pieces, shared),
+        D::Int32 => typed::<Int32Type>(file, shape, pieces, shared),
+        D::UInt32 => typed::<UInt32Type>(file, shape, pieces, shared),
+        D::Int64 => typed::<Int64Type>(file, shape, pieces, shared),
+        D::UInt64 => typed::<UInt64Type>(file, shape, pieces, shared),
+        D::Float32 => typed::<Float32Type>(file, shape, pieces, shared),
+        D::Float64 => typed::<Float64Type>(file, shape, pieces, shared),
         _ => None,
     }
 }
 
-fn typed<T>(file: &Inner, shape: &Shape<'_>, pieces: &[Piece]) -> Option<ArrayRef>
+fn typed<T>(
+    file: &Inner,
+    shape: &Shape<'_>,
+    pieces: &[Piece],
+    shared: &SharedOffsets,
+) -> Option<ArrayRef>
 where
     T: arrow_array::ArrowPrimitiveType,
     T::Native: Native,
 {
     let (v, o) = decode_all::<T::Native>(file, shape, pieces)?;
     let values = Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), None));
-    finish(shape, values, o)
+    finish(shape, values, o, shared)
 }
 
-fn finish(shape: &Shape<'_>, values: ArrayRef, offsets: Vec<i32>) -> Option<ArrayRef> {
+fn finish(
+    shape: &Shape<'_>,
+    values: ArrayRef,
+    offsets: Vec<i32>,
+    shared: &SharedOffsets,
+) -> Option<ArrayRef> {
     let values = fixed_shape(values, shape.dims).ok()?;
     if shape.jagged {
-        list(values, offsets).ok()
+        let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
+        let offsets = shared.get(offsets);
+        Some(Arc::new(
+            ListArray::try_new(field, offsets, values, None).ok()?,
+        ))
     } else {
         Some(values)
+    }
+}
+
+/// The list offsets built so far in one read, shared by the columns whose offsets turn out
+/// equal (the branches of one collection, `Jet_pt`, `Jet_eta`, … all follow `nJet`): one buffer
+/// in memory instead of one per column, and Arrow's check of their order done once.
+#[derive(Default)]
+pub(crate) struct SharedOffsets(Mutex<Vec<OffsetBuffer<i32>>>);
+
+/// The most distinct offset buffers one read keeps for sharing.
+const SHARED_OFFSETS: usize = 64;
+
+impl SharedOffsets {
+    /// An offset buffer equal to `offsets` (which must be in order): one built before, or a new
+    /// one, kept for the columns after.
+    pub(crate) fn get(&self, offsets: Vec<i32>) -> OffsetBuffer<i32> {
+        let candidates: Vec<OffsetBuffer<i32>> = match self.0.lock() {
+            Ok(kept) => kept
+                .iter()
+                .filter(|o| o.len() == offsets.len() && o.last() == offsets.last())
+                .cloned()
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        // Comparing equal buffers is a memory compare, far cheaper than checking their order.
+        if let Some(same) = candidates
+            .into_iter()
+            .find(|o| o.as_ref() == offsets.as_slice())
+        {
+            return same;
+        }
+        let made = OffsetBuffer::new(ScalarBuffer::from(offsets));
+        if let Ok(mut kept) = self.0.lock()
+            && kept.len() < SHARED_OFFSETS
+        {
+            kept.push(made.clone());
+        }
+        made
     }
 }
 

@@ -10,7 +10,7 @@ use rayon::prelude::*;
 
 use crate::compression::{self, Codec};
 use crate::decode::{Builder, Loaded, empty};
-use crate::direct::{self, Piece, Shape, Src};
+use crate::direct::{self, Piece, Shape, SharedOffsets, Src};
 use crate::error::{Error, Malformed, Result};
 use crate::file::{Key, RootFile};
 use crate::meta::{self, TreeMeta};
@@ -381,7 +381,7 @@ impl Tree {
             });
         };
         self.check_range(&entries)?;
-        self.read_column(i, &entries)
+        self.read_column(i, &entries, &SharedOffsets::default())
     }
 
     fn check_range(&self, entries: &Range<u64>) -> Result<()> {
@@ -400,7 +400,12 @@ impl Tree {
         Ok(())
     }
 
-    fn read_column(&self, branch: usize, entries: &Range<u64>) -> Result<ArrayRef> {
+    fn read_column(
+        &self,
+        branch: usize,
+        entries: &Range<u64>,
+        shared: &SharedOffsets,
+    ) -> Result<ArrayRef> {
         let plan = match &self.typed[branch].plan {
             Ok(p) => p.clone(),
             Err(reason) => return Err(self.unsupported(branch, reason)),
@@ -430,7 +435,7 @@ impl Tree {
             ));
         }
         if let Some(shape) = Shape::of(&plan)
-            && let Some(arr) = self.read_direct(branch, &shape, &wanted, entries)
+            && let Some(arr) = self.read_direct(branch, &shape, &wanted, entries, shared)
         {
             if arr.len() as u64 != entries.end - entries.start {
                 return Err(
@@ -478,6 +483,7 @@ impl Tree {
         shape: &Shape<'_>,
         wanted: &[&BasketRef],
         entries: &Range<u64>,
+        shared: &SharedOffsets,
     ) -> Option<ArrayRef> {
         let b = &self.meta.branches[branch];
         let pieces: Vec<Option<Piece>> = wanted
@@ -526,14 +532,14 @@ impl Tree {
             })
             .collect();
         let pieces: Vec<Piece> = pieces.into_iter().collect::<Option<_>>()?;
-        direct::read(&self.file.inner, shape, &pieces)
+        direct::read(&self.file.inner, shape, &pieces, shared)
     }
 
     /// A counter branch's values as item counts.
     fn counts(&self, counter: usize, entries: Range<u64>) -> Result<Vec<u32>> {
         use arrow_array::cast::AsArray;
         use arrow_array::types::*;
-        let a = self.read_column(counter, &entries)?;
+        let a = self.read_column(counter, &entries, &SharedOffsets::default())?;
         let v: Option<Vec<u32>> = match a.data_type() {
             DataType::Int32 => a
                 .as_primitive::<Int32Type>()
@@ -650,9 +656,10 @@ impl Tree {
                 }
             }
         }
+        let shared = SharedOffsets::default();
         let arrays: Vec<Result<ArrayRef>> = branches
             .par_iter()
-            .map(|&b| self.read_column(b, &entries))
+            .map(|&b| self.read_column(b, &entries, &shared))
             .collect();
         let arrays = arrays.into_iter().collect::<Result<Vec<_>>>()?;
         let schema = Arc::new(
