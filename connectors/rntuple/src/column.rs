@@ -407,14 +407,85 @@ pub(crate) fn f16_to_f32(h: u16) -> f32 {
     f32::from_bits(bits)
 }
 
-/// The `i`-th element of byte width `w` in a split page of `n` elements.
-#[inline]
-fn split_at(raw: &[u8], n: usize, w: usize, i: usize) -> u64 {
-    let mut v = 0u64;
-    for k in 0..w {
-        v |= (raw[k * n + i] as u64) << (8 * k);
+/// The values of a split (byte-transposed) page of `out.len()` elements of `W` bytes, put back
+/// together little-endian and handed to `put` with the output slot: a loop over byte planes
+/// cut to exactly the output's length, so that it needs no bounds checks and vectorises.
+#[inline(always)]
+fn unsplit<T, const W: usize>(raw: &[u8], out: &mut [T], mut put: impl FnMut(&mut T, u64)) {
+    let n = out.len();
+    let planes: [&[u8]; W] = std::array::from_fn(|k| &raw[k * n..(k + 1) * n]);
+    match W {
+        2 => {
+            let (p0, p1) = (&planes[0][..n], &planes[1][..n]);
+            for (i, o) in out.iter_mut().enumerate() {
+                put(o, u16::from_le_bytes([p0[i], p1[i]]) as u64);
+            }
+        }
+        4 => {
+            let (p0, p1, p2, p3) = (
+                &planes[0][..n],
+                &planes[1][..n],
+                &planes[2][..n],
+                &planes[3][..n],
+            );
+            for (i, o) in out.iter_mut().enumerate() {
+                put(o, u32::from_le_bytes([p0[i], p1[i], p2[i], p3[i]]) as u64);
+            }
+        }
+        _ => {
+            for (i, o) in out.iter_mut().enumerate() {
+                let mut v = 0u64;
+                for (k, p) in planes.iter().enumerate() {
+                    v |= (p[i] as u64) << (8 * k);
+                }
+                put(o, v);
+            }
+        }
     }
-    v
+}
+
+/// The little-endian values of a plain page of `W`-byte elements, handed to `put`.
+#[inline(always)]
+fn plain<T, const W: usize>(raw: &[u8], out: &mut [T], mut put: impl FnMut(&mut T, u64)) {
+    // Fixed-width loads per width (a copy into a wider array would be a memcpy call).
+    match W {
+        1 => {
+            for (o, &b) in out.iter_mut().zip(raw) {
+                put(o, b as u64);
+            }
+        }
+        2 => {
+            for (o, c) in out.iter_mut().zip(raw.chunks_exact(2)) {
+                put(o, u16::from_le_bytes([c[0], c[1]]) as u64);
+            }
+        }
+        4 => {
+            for (o, c) in out.iter_mut().zip(raw.chunks_exact(4)) {
+                put(o, u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as u64);
+            }
+        }
+        _ => {
+            for (o, c) in out.iter_mut().zip(raw.chunks_exact(8)) {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                put(o, u64::from_le_bytes(a));
+            }
+        }
+    }
+}
+
+/// Dispatches on the element width to [`unsplit`] or [`plain`].
+#[inline(always)]
+fn values<T>(raw: &[u8], out: &mut [T], bytes: usize, split: bool, put: impl FnMut(&mut T, u64)) {
+    match (bytes, split) {
+        (1, _) => plain::<T, 1>(raw, out, put),
+        (2, true) => unsplit::<T, 2>(raw, out, put),
+        (2, false) => plain::<T, 2>(raw, out, put),
+        (4, true) => unsplit::<T, 4>(raw, out, put),
+        (4, false) => plain::<T, 4>(raw, out, put),
+        (_, true) => unsplit::<T, 8>(raw, out, put),
+        (_, false) => plain::<T, 8>(raw, out, put),
+    }
 }
 
 /// The `i`-th `bits`-wide value of a little-endian bit stream.
@@ -442,6 +513,13 @@ pub(crate) fn decode_page<T: Elem>(
     n: usize,
     out: &mut Vec<T>,
 ) -> PResult<()> {
+    check_page(spec, raw, n)?;
+    let start = out.len();
+    out.resize(start + n, T::default());
+    decode_page_into(spec, raw, &mut out[start..])
+}
+
+fn check_page(spec: &ColumnSpec, raw: &[u8], n: usize) -> PResult<()> {
     let need = spec
         .page_bytes(n)
         .ok_or_else(|| format!("a page of {n} elements is too large"))?;
@@ -452,67 +530,80 @@ pub(crate) fn decode_page<T: Elem>(
             raw.len()
         ));
     }
-    out.reserve(n);
+    Ok(())
+}
+
+/// Decodes one page of `out.len()` elements (already decompressed) into `out`, as
+/// [`decode_page`] appends them.
+pub(crate) fn decode_page_into<T: Elem>(
+    spec: &ColumnSpec,
+    raw: &[u8],
+    out: &mut [T],
+) -> PResult<()> {
+    let n = out.len();
+    // The element widths below come from the type: its bits on storage must agree.
+    spec.validate()?;
+    check_page(spec, raw, n)?;
     match spec.ty.repr() {
         Repr::Bit => {
-            out.extend((0..n).map(|i| T::from_u64(((raw[i / 8] >> (i % 8)) & 1) as u64)));
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = T::from_u64(((raw[i / 8] >> (i % 8)) & 1) as u64);
+            }
         }
         Repr::Int { bytes, signed } => {
-            let it = raw.chunks_exact(bytes).map(le_uint);
             if signed {
-                out.extend(it.map(|v| T::from_i64(sign_extend(v, bytes))));
+                values(raw, out, bytes, false, |o, v| {
+                    *o = T::from_i64(sign_extend(v, bytes))
+                });
             } else {
-                out.extend(it.map(T::from_u64));
+                values(raw, out, bytes, false, |o, v| *o = T::from_u64(v));
             }
         }
         Repr::SplitInt { bytes, signed } => {
-            let it = (0..n).map(|i| split_at(raw, n, bytes, i));
             if signed {
-                out.extend(it.map(|v| T::from_i64(unzigzag(v))));
+                values(raw, out, bytes, true, |o, v| *o = T::from_i64(unzigzag(v)));
             } else {
-                out.extend(it.map(T::from_u64));
+                values(raw, out, bytes, true, |o, v| *o = T::from_u64(v));
             }
         }
         Repr::Index { bytes, split } => {
             if split {
+                // Delta-encoded within the page: a running sum.
                 let mut acc = 0u64;
-                out.extend((0..n).map(|i| {
-                    acc = acc.wrapping_add(split_at(raw, n, bytes, i));
-                    T::from_u64(acc)
-                }));
+                values(raw, out, bytes, true, |o, v| {
+                    acc = acc.wrapping_add(v);
+                    *o = T::from_u64(acc)
+                });
             } else {
-                out.extend(raw.chunks_exact(bytes).map(|b| T::from_u64(le_uint(b))));
+                values(raw, out, bytes, false, |o, v| *o = T::from_u64(v));
             }
         }
-        Repr::Real { bytes, split } => {
-            let get = |i: usize| -> u64 {
-                if split {
-                    split_at(raw, n, bytes, i)
-                } else {
-                    le_uint(&raw[i * bytes..(i + 1) * bytes])
-                }
-            };
-            match bytes {
-                2 => out.extend((0..n).map(|i| T::from_f32(f16_to_f32(get(i) as u16)))),
-                4 => out.extend((0..n).map(|i| T::from_f32(f32::from_bits(get(i) as u32)))),
-                _ => out.extend((0..n).map(|i| T::from_f64(f64::from_bits(get(i))))),
-            }
-        }
+        Repr::Real { bytes, split } => match bytes {
+            2 => values(raw, out, 2, split, |o, v| {
+                *o = T::from_f32(f16_to_f32(v as u16))
+            }),
+            4 => values(raw, out, 4, split, |o, v| {
+                *o = T::from_f32(f32::from_bits(v as u32))
+            }),
+            _ => values(raw, out, 8, split, |o, v| {
+                *o = T::from_f64(f64::from_bits(v))
+            }),
+        },
         Repr::Trunc => {
             let bits = spec.bits as usize;
-            out.extend((0..n).map(|i| {
+            for (i, o) in out.iter_mut().enumerate() {
                 let v = (packed_at(raw, bits, i) as u32) << (32 - bits);
-                T::from_f32(f32::from_bits(v))
-            }));
+                *o = T::from_f32(f32::from_bits(v));
+            }
         }
         Repr::Quant => {
             let bits = spec.bits as usize;
             let (min, max) = spec.range.unwrap_or((0.0, 0.0));
             let denom = ((1u64 << bits) - 1) as f64;
-            out.extend((0..n).map(|i| {
+            for (i, o) in out.iter_mut().enumerate() {
                 let q = packed_at(raw, bits, i) as f64;
-                T::from_f64(min + q * (max - min) / denom)
-            }));
+                *o = T::from_f64(min + q * (max - min) / denom);
+            }
         }
         Repr::Switch => return Err("a switch column cannot be read as values".into()),
     }

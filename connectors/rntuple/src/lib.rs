@@ -11,7 +11,7 @@
 //! | `meta` | the `ROOT::RNTuple` anchor; header, footer and page-list envelopes with their checksums |
 //! | [`column`] | column types and page decoding (split, zigzag, delta, bits, Real16, Real32Trunc/Quant, switch) |
 //! | `field` | the field tree and its Arrow types (lists, fixed-size lists, structs, optionals, unions) |
-//! | `read` | parallel (cluster, column) decoding and assembly into Arrow arrays |
+//! | `read` | parallel (cluster, column) decoding, straight into the final Arrow buffers for leaves and lists of leaves, and assembly into Arrow arrays |
 //! | `ntuple` | [`RNTuple`]: schema, field and column listings, clusters, reads |
 //!
 //! ```no_run

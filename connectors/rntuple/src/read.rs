@@ -19,12 +19,32 @@ use arrow_schema::{DataType, Field, Fields, UnionFields};
 use hepq_root::RootFile;
 use rayon::prelude::*;
 
-use crate::column::{ColumnSpec, ColumnType, decode_page, decode_switch};
+use crate::column::{ColumnSpec, ColumnType, decode_page, decode_page_into, decode_switch};
 use crate::field::{Kind, Leaf, Plan, Target};
 use crate::meta::{Cluster, ColumnPages, ColumnRec};
 
+/// The most bytes the direct read allocates for one column's values; past it the general
+/// gather, which grows with the pages actually decoded, reads the fields.
+const MAX_COLUMN_BYTES: usize = 1 << 32;
+
 /// The largest page (uncompressed) this reader accepts.
 const MAX_PAGE_BYTES: usize = 1 << 30;
+
+/// Scratch memory larger than this is given back after each page instead of kept.
+const KEEP_SCRATCH: usize = 64 << 20;
+
+thread_local! {
+    /// This thread's page-record and decompressed-page buffers, reused from page to page.
+    static PAGE_SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<u8>)> =
+        const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// Makes `v` at least `n` bytes long (zero-filling only what it never held).
+fn grow(v: &mut Vec<u8>, n: usize) {
+    if v.len() < n {
+        v.resize(n, 0);
+    }
+}
 
 /// Decoded values of one column slot.
 #[derive(Debug)]
@@ -191,6 +211,18 @@ impl Source<'_> {
         let Some(pages) = t.pages else {
             return Ok(buf);
         };
+        self.each_page(t, pages, |page, n| buf.decode(&t.spec, page, n))?;
+        Ok(buf)
+    }
+
+    /// Reads, checks and decompresses each page of `pages` in turn (into this thread's reused
+    /// memory) and hands it to `f` with its element count.
+    fn each_page(
+        &self,
+        t: &Task<'_>,
+        pages: &ColumnPages,
+        mut f: impl FnMut(&[u8], usize) -> Result<(), String>,
+    ) -> Result<(), String> {
         for (pi, p) in pages.pages.iter().enumerate() {
             let ctx = |e: String| {
                 format!(
@@ -217,27 +249,45 @@ impl Source<'_> {
                 .filter(|&s| s <= MAX_PAGE_BYTES)
                 .ok_or_else(|| ctx(format!("a page of {} bytes is too large", p.loc.size)))?;
             let with_sum = size + if p.checksum { 8 } else { 0 };
-            let raw = self
-                .file
-                .read_range(p.loc.offset, with_sum, "RNTuple page")
-                .map_err(|e| ctx(e.to_string()))?;
-            let (data, sum) = raw.split_at(size);
-            if p.checksum {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(sum);
-                let stored = u64::from_le_bytes(a);
-                let computed = xxhash_rust::xxh3::xxh3_64(data);
-                if stored != computed {
-                    return Err(ctx(format!(
-                        "page checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
-                    )));
+            PAGE_SCRATCH.with(|cell| {
+                let mut cell = cell.borrow_mut();
+                let (record, page) = &mut *cell;
+                grow(record, with_sum);
+                let raw = &mut record[..with_sum];
+                self.file
+                    .read_range_into(p.loc.offset, raw, "RNTuple page")
+                    .map_err(|e| ctx(e.to_string()))?;
+                let (data, sum) = raw.split_at(size);
+                if p.checksum {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(sum);
+                    let stored = u64::from_le_bytes(a);
+                    let computed = xxhash_rust::xxh3::xxh3_64(data);
+                    if stored != computed {
+                        return Err(ctx(format!(
+                            "page checksum mismatch (stored {stored:#018x}, computed {computed:#018x})"
+                        )));
+                    }
                 }
-            }
-            let page = hepq_root::compression::decompress(data, need)
-                .map_err(|e| ctx(format!("decompression failed: {e}")))?;
-            buf.decode(&t.spec, &page, n).map_err(ctx)?;
+                // The declared size is checked against the blocks' own headers before the
+                // scratch memory grows to it.
+                hepq_root::compression::check_blocks(data, need)
+                    .map_err(|e| ctx(format!("decompression failed: {e}")))?;
+                grow(page, need);
+                let page = &mut page[..need];
+                hepq_root::compression::decompress_into(data, page)
+                    .map_err(|e| ctx(format!("decompression failed: {e}")))?;
+                let r = f(page, n).map_err(ctx);
+                let (record, page) = &mut *cell;
+                for v in [record, page] {
+                    if v.len() > KEEP_SCRATCH {
+                        *v = Vec::new();
+                    }
+                }
+                r
+            })?;
         }
-        Ok(buf)
+        Ok(())
     }
 }
 
@@ -438,25 +488,30 @@ fn prim<T: arrow_array::ArrowPrimitiveType>(v: Vec<T::Native>) -> ArrayRef {
     Arc::new(PrimitiveArray::<T>::new(ScalarBuffer::from(v), None))
 }
 
+/// The Arrow array of a leaf's values.
+fn leaf_array(buf: Buf) -> Result<ArrayRef, String> {
+    Ok(match buf {
+        Buf::Bool(v) => Arc::new(BooleanArray::from(v)),
+        Buf::I8(v) => prim::<Int8Type>(v),
+        Buf::U8(v) => prim::<UInt8Type>(v),
+        Buf::I16(v) => prim::<Int16Type>(v),
+        Buf::U16(v) => prim::<UInt16Type>(v),
+        Buf::I32(v) => prim::<Int32Type>(v),
+        Buf::U32(v) => prim::<UInt32Type>(v),
+        Buf::I64(v) => prim::<Int64Type>(v),
+        Buf::U64(v) => prim::<UInt64Type>(v),
+        Buf::F32(v) => prim::<Float32Type>(v),
+        Buf::F64(v) => prim::<Float64Type>(v),
+        Buf::Switch(..) => return Err("internal: switch buffer for a leaf".into()),
+    })
+}
+
 fn build(plan: &Plan, len: usize, g: &mut Gather<'_>) -> Result<ArrayRef, String> {
     let item = |p: &Plan| Arc::new(Field::new_list_field(p.data_type.clone(), true));
     let arr: ArrayRef = match &plan.kind {
         Kind::Leaf(_) => {
             let s = g.slot(plan.field, 0)?;
-            match take_slot(&mut g.slots, s) {
-                Buf::Bool(v) => Arc::new(BooleanArray::from(v)),
-                Buf::I8(v) => prim::<Int8Type>(v),
-                Buf::U8(v) => prim::<UInt8Type>(v),
-                Buf::I16(v) => prim::<Int16Type>(v),
-                Buf::U16(v) => prim::<UInt16Type>(v),
-                Buf::I32(v) => prim::<Int32Type>(v),
-                Buf::U32(v) => prim::<UInt32Type>(v),
-                Buf::I64(v) => prim::<Int64Type>(v),
-                Buf::U64(v) => prim::<UInt64Type>(v),
-                Buf::F32(v) => prim::<Float32Type>(v),
-                Buf::F64(v) => prim::<Float64Type>(v),
-                Buf::Switch(..) => return Err("internal: switch buffer for a leaf".into()),
-            }
+            leaf_array(take_slot(&mut g.slots, s))?
         }
         Kind::Bitset(n) => {
             let s = g.slot(plan.field, 0)?;
@@ -618,6 +673,9 @@ pub(crate) fn read_clusters(
             }
         });
     }
+    if let Some(arrays) = direct::read(src, plans, clusters.clone()) {
+        return Ok(arrays);
+    }
     // one task per (cluster, column)
     let mut tasks = Vec::new();
     for cl in clusters.clone() {
@@ -681,4 +739,292 @@ pub(crate) fn read_clusters(
         .enumerate()
         .map(|(pi, p)| build(p, total, &mut g).map_err(|e| (pi, e)))
         .collect()
+}
+
+/// The direct read of leaves and lists of leaves (the usual flat n-tuple): the columns' element
+/// counts per cluster, known from the page lists, lay out each (cluster, column) page range's
+/// slice of the final Arrow values and list offsets, and one parallel task per range decodes its
+/// pages straight into that slice (list offsets made global as they are written). Anything else
+/// (other field kinds, deferred columns, element counts that do not line up, any error) makes
+/// [`direct::read`] return `None`, and the general gather reads the fields and names the error.
+mod direct {
+    use super::*;
+
+    /// Where one plan's values come from in one cluster.
+    struct Range<'a> {
+        cluster: usize,
+        column: usize,
+        spec: ColumnSpec,
+        pages: Option<&'a ColumnPages>,
+        /// Elements the page list declares.
+        elements: usize,
+    }
+
+    /// One (cluster, column) decoding job with its output slice.
+    type Job<'s> = Box<dyn FnOnce() -> bool + Send + 's>;
+
+    /// The column (and its pages) a one-column representation of `q` reads in `cluster`.
+    fn range<'a>(src: &Source<'a>, q: &Plan, cluster: usize) -> Option<Range<'a>> {
+        let cols = src.representation(q, cluster).ok()?;
+        let &[column] = cols else {
+            return None;
+        };
+        let rec = src.columns.get(column)?;
+        if rec.first_element != 0 {
+            return None;
+        }
+        let spec = src.spec(column).ok()?;
+        let pages = src.clusters[cluster].columns.get(column);
+        let elements = pages.map_or(0, |p| p.elements());
+        Some(Range {
+            cluster,
+            column,
+            spec,
+            pages,
+            elements: usize::try_from(elements).ok()?,
+        })
+    }
+
+    /// A plan's layout: its values' ranges per cluster and, for lists, its index ranges.
+    struct Layout<'a> {
+        values: Vec<Range<'a>>,
+        index: Option<Vec<Range<'a>>>,
+        leaf: Leaf,
+        child: Option<&'a Plan>,
+    }
+
+    pub(super) fn read(
+        src: &Source<'_>,
+        plans: &[&Plan],
+        clusters: std::ops::Range<usize>,
+    ) -> Option<Vec<ArrayRef>> {
+        let entries: Vec<usize> = clusters
+            .clone()
+            .map(|c| usize::try_from(src.clusters[c].entries).ok())
+            .collect::<Option<_>>()?;
+        let rows = entries.iter().try_fold(0usize, |n, &e| n.checked_add(e))?;
+        let mut layouts = Vec::with_capacity(plans.len());
+        for p in plans {
+            let layout = match &p.kind {
+                Kind::Leaf(l) => {
+                    let values: Vec<Range<'_>> = clusters
+                        .clone()
+                        .map(|c| range(src, p, c))
+                        .collect::<Option<_>>()?;
+                    if values.iter().zip(&entries).any(|(r, &e)| r.elements != e) {
+                        return None;
+                    }
+                    Layout {
+                        values,
+                        index: None,
+                        leaf: *l,
+                        child: None,
+                    }
+                }
+                Kind::List(child) => {
+                    let Kind::Leaf(l) = &child.kind else {
+                        return None;
+                    };
+                    let index: Vec<Range<'_>> = clusters
+                        .clone()
+                        .map(|c| range(src, p, c))
+                        .collect::<Option<_>>()?;
+                    if index.iter().zip(&entries).any(|(r, &e)| r.elements != e)
+                        || index.iter().any(|r| !r.spec.ty.is_index())
+                    {
+                        return None;
+                    }
+                    let values: Vec<Range<'_>> = clusters
+                        .clone()
+                        .map(|c| range(src, child, c))
+                        .collect::<Option<_>>()?;
+                    Layout {
+                        values,
+                        index: Some(index),
+                        leaf: *l,
+                        child: Some(child),
+                    }
+                }
+                _ => return None,
+            };
+            layouts.push(layout);
+        }
+        // Every column's buffers, then every job writing into them.
+        let mut bufs: Vec<(Buf, Vec<i32>)> = Vec::with_capacity(layouts.len());
+        for l in &layouts {
+            let total = l
+                .values
+                .iter()
+                .try_fold(0usize, |n, r| n.checked_add(r.elements))?;
+            if l.index.is_some() && total > i32::MAX as usize {
+                return None;
+            }
+            let values = zeroed(Target::Leaf(l.leaf), total)?;
+            let offsets = if l.index.is_some() {
+                vec![0i32; rows + 1]
+            } else {
+                Vec::new()
+            };
+            bufs.push((values, offsets));
+        }
+        let mut jobs: Vec<Job<'_>> = Vec::new();
+        for (l, (values, offsets)) in layouts.iter().zip(bufs.iter_mut()) {
+            let ok =
+                each_buf!(values, v => value_jobs(src, &l.values, v, &mut jobs), _i, _t => false);
+            if !ok {
+                return None;
+            }
+            if let Some(index) = &l.index {
+                index_jobs(src, index, &l.values, &entries, offsets, &mut jobs)?;
+            }
+        }
+        let ok = jobs
+            .into_par_iter()
+            .map(|job| job())
+            .reduce(|| true, |a, b| a & b);
+        if !ok {
+            return None;
+        }
+        // The arrays (packing booleans, Arrow's check of the offsets) in parallel too.
+        let out: Vec<Option<ArrayRef>> = layouts
+            .par_iter()
+            .zip(bufs.into_par_iter())
+            .map(|(l, (values, offsets))| {
+                let values = leaf_array(values).ok()?;
+                let arr: ArrayRef = match l.child {
+                    None => values,
+                    Some(child) => {
+                        let item = Arc::new(Field::new_list_field(child.data_type.clone(), true));
+                        let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
+                        Arc::new(ListArray::try_new(item, offsets, values, None).ok()?)
+                    }
+                };
+                (arr.len() == rows).then_some(arr)
+            })
+            .collect();
+        out.into_iter().collect()
+    }
+
+    /// A zero-filled buffer of `n` values for `target`.
+    fn zeroed(target: Target, n: usize) -> Option<Buf> {
+        let mut b = Buf::new(target);
+        let bytes = match &b {
+            Buf::Bool(_) | Buf::I8(_) | Buf::U8(_) => 1,
+            Buf::I16(_) | Buf::U16(_) => 2,
+            Buf::I32(_) | Buf::U32(_) | Buf::F32(_) => 4,
+            _ => 8,
+        };
+        if n.checked_mul(bytes)? > MAX_COLUMN_BYTES {
+            return None;
+        }
+        fn fill<T: Default + Clone>(v: &mut Vec<T>, n: usize) {
+            *v = vec![T::default(); n];
+        }
+        match &mut b {
+            Buf::Switch(..) => return None,
+            other => each_buf!(other, v => fill(v, n), _i, _t => {}),
+        }
+        Some(b)
+    }
+
+    fn task<'a>(r: &Range<'a>, target: Target) -> Task<'a> {
+        Task {
+            cluster: r.cluster,
+            slot: 0,
+            column: r.column,
+            spec: r.spec,
+            target,
+            pages: r.pages,
+        }
+    }
+
+    /// One job per cluster decoding its value pages into its slice of `v`.
+    fn value_jobs<'s, T: crate::column::Elem>(
+        src: &'s Source<'_>,
+        ranges: &'s [Range<'_>],
+        v: &'s mut [T],
+        jobs: &mut Vec<Job<'s>>,
+    ) -> bool {
+        let mut rest = v;
+        for r in ranges {
+            let (mine, more) = std::mem::take(&mut rest).split_at_mut(r.elements);
+            rest = more;
+            let Some(pages) = r.pages else {
+                continue;
+            };
+            jobs.push(Box::new(move || {
+                let t = task(r, Target::Index);
+                let mut at = 0usize;
+                src.each_page(&t, pages, |page, n| {
+                    let out = mine
+                        .get_mut(at..at + n)
+                        .ok_or_else(|| "more elements than declared".to_string())?;
+                    at += n;
+                    decode_page_into(&t.spec, page, out)
+                })
+                .is_ok()
+                    && at == mine.len()
+            }));
+        }
+        true
+    }
+
+    /// One job per cluster decoding its index pages into its slice of the list offsets, made
+    /// global (plus the child elements of the clusters before), and checking that they are in
+    /// order and end at the child's element count in the cluster.
+    fn index_jobs<'s>(
+        src: &'s Source<'_>,
+        index: &'s [Range<'_>],
+        values: &[Range<'_>],
+        entries: &[usize],
+        offsets: &'s mut [i32],
+        jobs: &mut Vec<Job<'s>>,
+    ) -> Option<()> {
+        let mut rest = offsets.get_mut(1..)?;
+        let mut base = 0usize;
+        for ((r, v), &e) in index.iter().zip(values).zip(entries) {
+            let (mine, more) = std::mem::take(&mut rest).split_at_mut(e);
+            rest = more;
+            let (start, end) = (base, base.checked_add(v.elements)?);
+            base = end;
+            if end > i32::MAX as usize || (e == 0 && start != end) {
+                return None;
+            }
+            let Some(pages) = r.pages else {
+                if e != 0 || start != end {
+                    return None;
+                }
+                continue;
+            };
+            jobs.push(Box::new(move || {
+                let t = task(r, Target::Index);
+                let mut at = 0usize;
+                let mut rel: Vec<u64> = Vec::new();
+                let ok = src
+                    .each_page(&t, pages, |page, n| {
+                        let out = mine
+                            .get_mut(at..at + n)
+                            .ok_or_else(|| "more elements than declared".to_string())?;
+                        at += n;
+                        rel.clear();
+                        rel.resize(n, 0);
+                        decode_page_into(&t.spec, page, &mut rel)?;
+                        let limit = (end - start) as u64;
+                        let mut bad = false;
+                        for (o, &x) in out.iter_mut().zip(&rel) {
+                            bad |= x > limit;
+                            *o = (start as u64).wrapping_add(x) as i32;
+                        }
+                        if bad {
+                            return Err("offset beyond the child's elements".into());
+                        }
+                        Ok(())
+                    })
+                    .is_ok();
+                let ordered = mine.windows(2).fold(true, |ok, w| ok & (w[0] <= w[1]));
+                ok && at == mine.len() && ordered && mine.last().is_none_or(|&l| l as usize == end)
+            }));
+        }
+        Some(())
+    }
 }

@@ -72,81 +72,30 @@ pub fn decompress(compressed: &[u8], expected: usize) -> Result<Vec<u8>, Malform
     if compressed.len() == expected {
         return Ok(compressed.to_vec());
     }
-    if expected > MAX_RECORD_LEN {
-        return malformed(format!(
-            "declared uncompressed size {expected} exceeds the {MAX_RECORD_LEN}-byte limit"
-        ));
-    }
-    // Grow block by block: the declared total is only trusted as an upper bound.
-    let mut out: Vec<u8> = Vec::with_capacity(expected.min(compressed.len().saturating_mul(8)));
-    let mut pos = 0;
-    while pos < compressed.len() {
-        let rest = &compressed[pos..];
-        if rest.len() < BLOCK_HEADER_LEN {
-            return malformed(format!(
-                "truncated compression block header at byte {pos} of {}",
-                compressed.len()
-            ));
-        }
-        let magic = [rest[0], rest[1]];
-        let c_len = le24(&rest[3..6]);
-        let u_len = le24(&rest[6..9]);
-        let body_start = BLOCK_HEADER_LEN;
-        if rest.len() - body_start < c_len {
-            return malformed(format!(
-                "compression block at byte {pos} claims {c_len} bytes but only {} remain",
-                rest.len() - body_start
-            ));
-        }
-        if out.len() + u_len > expected {
-            return malformed(format!(
-                "compression blocks decompress to more than the declared {expected} bytes"
-            ));
-        }
-        let body = &rest[body_start..body_start + c_len];
-        let start = out.len();
-        // zlib and zstd write straight into the vector's spare capacity (no zero-filling
-        // first); zstd only can do so for the first block, as it fills from the start.
-        match &magic {
-            b"ZL" => {
-                inflate_append(body, &mut out, u_len)?;
-                pos += body_start + c_len;
-                continue;
+    // The declared total is only trusted once the blocks' own headers add up to it.
+    check_blocks(compressed, expected)?;
+    // A record of one zstd block is decompressed into the vector's spare capacity (no
+    // zero-filling first), as zstd can fill uninitialised memory itself.
+    if let Ok((magic, c_len, u_len)) = block_header(compressed, 0)
+        && &magic == b"ZS"
+        && u_len == expected
+        && BLOCK_HEADER_LEN + c_len == compressed.len()
+    {
+        let mut out = Vec::with_capacity(expected);
+        let body = &compressed[BLOCK_HEADER_LEN..];
+        with_zstd(|d| {
+            let n = d
+                .decompress_to_buffer(body, &mut out)
+                .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
+            if n != expected || out.len() != expected {
+                return malformed(format!("zstd block gave {n} bytes, expected {expected}"));
             }
-            b"ZS" if start == 0 => {
-                unzstd_into_empty(body, &mut out, u_len)?;
-                pos += body_start + c_len;
-                continue;
-            }
-            _ => {}
-        }
-        out.resize(start + u_len, 0);
-        let dst = &mut out[start..];
-        match &magic {
-            b"ZL" => inflate(body, dst, true)?,
-            b"CS" => inflate(body, dst, false).map_err(|e| {
-                crate::error::Malformed(format!(
-                    "ROOT's old 'CS' compression could not be decoded as raw deflate ({e})"
-                ))
-            })?,
-            b"XZ" => unxz(body, dst)?,
-            b"L4" => unlz4(body, dst)?,
-            b"ZS" => unzstd(body, dst)?,
-            _ => {
-                return malformed(format!(
-                    "unknown compression magic {:?} at byte {pos}",
-                    String::from_utf8_lossy(&magic)
-                ));
-            }
-        }
-        pos += body_start + c_len;
+            Ok(())
+        })?;
+        return Ok(out);
     }
-    if out.len() != expected {
-        return malformed(format!(
-            "compression blocks gave {} bytes, expected {expected}",
-            out.len()
-        ));
-    }
+    let mut out = vec![0u8; expected];
+    decompress_into(compressed, &mut out)?;
     Ok(out)
 }
 
@@ -165,6 +114,136 @@ pub fn codec_of(compressed: &[u8], expected: usize) -> Codec {
     }
 }
 
+/// Decompresses one record of `compressed` bytes into `dst`, which must be exactly as long as
+/// the record's declared uncompressed size (as [`decompress`], without allocating: the reader
+/// decompresses baskets into reused scratch memory). Every block's declared size is checked
+/// against the room left in `dst` before it is decompressed.
+pub fn decompress_into(compressed: &[u8], dst: &mut [u8]) -> Result<(), Malformed> {
+    let expected = dst.len();
+    if compressed.len() == expected {
+        dst.copy_from_slice(compressed);
+        return Ok(());
+    }
+    if expected > MAX_RECORD_LEN {
+        return malformed(format!(
+            "declared uncompressed size {expected} exceeds the {MAX_RECORD_LEN}-byte limit"
+        ));
+    }
+    let mut pos = 0;
+    let mut out = 0;
+    while pos < compressed.len() {
+        let (magic, c_len, u_len) = block_header(compressed, pos)?;
+        if out + u_len > expected {
+            return malformed(format!(
+                "compression blocks decompress to more than the declared {expected} bytes"
+            ));
+        }
+        let body = &compressed[pos + BLOCK_HEADER_LEN..pos + BLOCK_HEADER_LEN + c_len];
+        let d = &mut dst[out..out + u_len];
+        match &magic {
+            b"ZL" => inflate_reused(body, d)?,
+            b"CS" => inflate(body, d, false).map_err(|e| {
+                crate::error::Malformed(format!(
+                    "ROOT's old 'CS' compression could not be decoded as raw deflate ({e})"
+                ))
+            })?,
+            b"XZ" => unxz(body, d)?,
+            b"L4" => unlz4(body, d)?,
+            b"ZS" => unzstd(body, d)?,
+            _ => {
+                return malformed(format!(
+                    "unknown compression magic {:?} at byte {pos}",
+                    String::from_utf8_lossy(&magic)
+                ));
+            }
+        }
+        out += u_len;
+        pos += BLOCK_HEADER_LEN + c_len;
+    }
+    if out != expected {
+        return malformed(format!(
+            "compression blocks gave {out} bytes, expected {expected}"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks, without decompressing, that the block headers of a record chain up to exactly
+/// `expected` bytes: what a caller checks before it allocates `expected` bytes for
+/// [`decompress_into`], so that no more is allocated than the blocks themselves declare.
+pub fn check_blocks(compressed: &[u8], expected: usize) -> Result<(), Malformed> {
+    if compressed.len() == expected {
+        return Ok(());
+    }
+    if expected > MAX_RECORD_LEN {
+        return malformed(format!(
+            "declared uncompressed size {expected} exceeds the {MAX_RECORD_LEN}-byte limit"
+        ));
+    }
+    let mut pos = 0;
+    let mut out = 0usize;
+    while pos < compressed.len() {
+        let (_, c_len, u_len) = block_header(compressed, pos)?;
+        out += u_len;
+        if out > expected {
+            return malformed(format!(
+                "compression blocks decompress to more than the declared {expected} bytes"
+            ));
+        }
+        pos += BLOCK_HEADER_LEN + c_len;
+    }
+    if out != expected {
+        return malformed(format!(
+            "compression blocks gave {out} bytes, expected {expected}"
+        ));
+    }
+    Ok(())
+}
+
+/// The magic and compressed and uncompressed sizes of the block at `pos`, whose body is checked
+/// to lie within `compressed`.
+fn block_header(compressed: &[u8], pos: usize) -> PResult<([u8; 2], usize, usize)> {
+    let rest = &compressed[pos..];
+    if rest.len() < BLOCK_HEADER_LEN {
+        return malformed(format!(
+            "truncated compression block header at byte {pos} of {}",
+            compressed.len()
+        ));
+    }
+    let c_len = le24(&rest[3..6]);
+    let u_len = le24(&rest[6..9]);
+    if rest.len() - BLOCK_HEADER_LEN < c_len {
+        return malformed(format!(
+            "compression block at byte {pos} claims {c_len} bytes but only {} remain",
+            rest.len() - BLOCK_HEADER_LEN
+        ));
+    }
+    Ok(([rest[0], rest[1]], c_len, u_len))
+}
+
+/// Inflates one zlib block into `dst` (exactly its size) with libdeflate (whole-buffer
+/// decompression: ROOT declares every block's uncompressed size), reusing this thread's
+/// decompressor. The zlib stream's Adler-32 checksum is verified.
+fn inflate_reused(body: &[u8], dst: &mut [u8]) -> PResult<()> {
+    thread_local! {
+        static INFLATE: std::cell::RefCell<libdeflater::Decompressor> =
+            std::cell::RefCell::new(libdeflater::Decompressor::new());
+    }
+    INFLATE.with(|d| {
+        let produced = d
+            .borrow_mut()
+            .zlib_decompress(body, dst)
+            .map_err(|e| crate::error::Malformed(format!("zlib: {e}")))?;
+        if produced != dst.len() {
+            return malformed(format!(
+                "zlib block gave {produced} bytes, expected {}",
+                dst.len()
+            ));
+        }
+        Ok(())
+    })
+}
+
 fn inflate(body: &[u8], dst: &mut [u8], zlib_header: bool) -> PResult<()> {
     let mut d = flate2::Decompress::new(zlib_header);
     let status = d
@@ -178,63 +257,6 @@ fn inflate(body: &[u8], dst: &mut [u8], zlib_header: bool) -> PResult<()> {
         ));
     }
     Ok(())
-}
-
-/// Inflates one zlib block onto the end of `out`, which must grow by exactly `u_len`.
-fn inflate_append(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
-    thread_local! {
-        static INFLATE: std::cell::RefCell<flate2::Decompress> =
-            std::cell::RefCell::new(flate2::Decompress::new(true));
-    }
-    let start = out.len();
-    out.reserve_exact(u_len);
-    INFLATE.with(|d| {
-        let mut d = d.borrow_mut();
-        d.reset(true);
-        // decompress_vec writes at most the spare capacity: exactly u_len bytes.
-        let status = d
-            .decompress_vec(body, out, flate2::FlushDecompress::Finish)
-            .map_err(|e| crate::error::Malformed(format!("zlib: {e}")))?;
-        let produced = out.len() - start;
-        if status != flate2::Status::StreamEnd || produced != u_len {
-            out.truncate(start);
-            return malformed(format!(
-                "zlib block gave {produced} bytes, expected {u_len}"
-            ));
-        }
-        Ok(())
-    })
-}
-
-/// Decompresses one zstd block into the empty `out`, which must end with exactly `u_len` bytes.
-fn unzstd_into_empty(body: &[u8], out: &mut Vec<u8>, u_len: usize) -> PResult<()> {
-    thread_local! {
-        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-            const { std::cell::RefCell::new(None) };
-    }
-    out.clear();
-    out.reserve_exact(u_len);
-    ZSTD.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        if cell.is_none() {
-            *cell = Some(
-                zstd::bulk::Decompressor::new()
-                    .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?,
-            );
-        }
-        let Some(d) = cell.as_mut() else {
-            return malformed("zstd: no decompression context");
-        };
-        // Writes into the spare capacity only: at most u_len bytes.
-        let n = d
-            .decompress_to_buffer(body, out)
-            .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
-        if n != u_len || out.len() != u_len {
-            out.clear();
-            return malformed(format!("zstd block gave {n} bytes, expected {u_len}"));
-        }
-        Ok(())
-    })
 }
 
 fn unxz(body: &[u8], dst: &mut [u8]) -> PResult<()> {
@@ -276,12 +298,38 @@ fn unlz4(body: &[u8], dst: &mut [u8]) -> PResult<()> {
 }
 
 fn unzstd(body: &[u8], dst: &mut [u8]) -> PResult<()> {
-    let n = zstd::bulk::decompress_to_buffer(body, dst)
-        .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
-    if n != dst.len() {
-        return malformed(format!("zstd block gave {n} bytes, expected {}", dst.len()));
+    with_zstd(|d| {
+        let n = d
+            .decompress_to_buffer(body, dst)
+            .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?;
+        if n != dst.len() {
+            return malformed(format!("zstd block gave {n} bytes, expected {}", dst.len()));
+        }
+        Ok(())
+    })
+}
+
+/// Runs `f` with this thread's reused zstd decompression context.
+fn with_zstd<R>(
+    f: impl FnOnce(&mut zstd::bulk::Decompressor<'static>) -> PResult<R>,
+) -> PResult<R> {
+    thread_local! {
+        static ZSTD: std::cell::RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+            const { std::cell::RefCell::new(None) };
     }
-    Ok(())
+    ZSTD.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        if cell.is_none() {
+            *cell = Some(
+                zstd::bulk::Decompressor::new()
+                    .map_err(|e| crate::error::Malformed(format!("zstd: {e}")))?,
+            );
+        }
+        let Some(d) = cell.as_mut() else {
+            return malformed("zstd: no decompression context");
+        };
+        f(d)
+    })
 }
 
 #[cfg(test)]

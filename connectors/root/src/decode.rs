@@ -50,7 +50,7 @@ macro_rules! swap_into {
     }};
 }
 
-fn truncated(c: &[u8], bits: u32) -> f32 {
+pub(crate) fn truncated(c: &[u8], bits: u32) -> f32 {
     let bits = bits.min(23) as u64;
     let exp = c[0] as u64;
     let man = u16::from_be_bytes([c[1], c[2]]) as u64;
@@ -192,7 +192,7 @@ fn prim<T: arrow_array::ArrowPrimitiveType>(v: Vec<T::Native>) -> ArrayRef {
 }
 
 /// Wraps flat values into nested fixed-size lists.
-fn shape(values: ArrayRef, dims: &[usize]) -> PResult<ArrayRef> {
+pub(crate) fn shape(values: ArrayRef, dims: &[usize]) -> PResult<ArrayRef> {
     let mut arr = values;
     for &n in dims.iter().rev() {
         let field = Arc::new(Field::new_list_field(arr.data_type().clone(), true));
@@ -204,7 +204,7 @@ fn shape(values: ArrayRef, dims: &[usize]) -> PResult<ArrayRef> {
     Ok(arr)
 }
 
-fn list(values: ArrayRef, offsets: Vec<i32>) -> PResult<ArrayRef> {
+pub(crate) fn list(values: ArrayRef, offsets: Vec<i32>) -> PResult<ArrayRef> {
     let field = Arc::new(Field::new_list_field(values.data_type().clone(), true));
     let offsets = OffsetBuffer::new(ScalarBuffer::from(offsets));
     Ok(Arc::new(

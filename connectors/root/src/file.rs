@@ -165,6 +165,27 @@ impl FileInner {
             })
     }
 
+    /// Reads `buf.len()` bytes at `offset` into `buf`.
+    pub(crate) fn read_into(&self, offset: u64, buf: &mut [u8], what: &str) -> Result<()> {
+        let len = buf.len();
+        let end = offset.checked_add(len as u64);
+        if end.is_none_or(|e| e > self.size) {
+            return Err(self.malformed(
+                what,
+                format!(
+                    "{len} bytes at offset {offset} run past the end of the file ({} bytes)",
+                    self.size
+                ),
+            ));
+        }
+        self.reader
+            .read_into(offset, buf)
+            .map_err(|source| Error::Io {
+                file: self.name.clone(),
+                source,
+            })
+    }
+
     /// Reads a key header at `offset` (reading at most `hint` bytes).
     fn key_at(&self, offset: u64, what: &str) -> Result<Key> {
         let avail = self.size.saturating_sub(offset).min(1024) as usize;
@@ -506,6 +527,12 @@ impl RootFile {
     /// `what` names the structure being read in errors).
     pub fn read_range(&self, offset: u64, len: usize, what: &str) -> Result<Bytes> {
         self.inner.read(offset, len, what)
+    }
+
+    /// Reads `buf.len()` bytes at `offset` into `buf` (as [`RootFile::read_range`], into memory
+    /// the caller reuses).
+    pub fn read_range_into(&self, offset: u64, buf: &mut [u8], what: &str) -> Result<()> {
+        self.inner.read_into(offset, buf, what)
     }
 
     /// The file's size in bytes.

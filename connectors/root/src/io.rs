@@ -15,6 +15,16 @@ pub trait ReadAt: Send + Sync {
     fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes>;
     /// The total size in bytes.
     fn size(&self) -> std::io::Result<u64>;
+    /// Reads exactly `buf.len()` bytes starting at `offset` into `buf` (the reader reuses its
+    /// buffers for baskets this way). By default a copy of [`ReadAt::read_at`].
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let b = self.read_at(offset, buf.len())?;
+        if b.len() != buf.len() {
+            return Err(past_end(offset, buf.len(), offset + b.len() as u64));
+        }
+        buf.copy_from_slice(&b);
+        Ok(())
+    }
 }
 
 /// A local file read with positional reads (`pread`), so readers share no cursor.
@@ -42,15 +52,25 @@ fn past_end(offset: u64, len: usize, size: u64) -> std::io::Error {
 
 impl ReadAt for FileReader {
     fn read_at(&self, offset: u64, len: usize) -> std::io::Result<Bytes> {
+        let mut buf = vec![0u8; len];
+        self.read_into(offset, &mut buf)?;
+        Ok(Bytes::from(buf))
+    }
+
+    fn size(&self) -> std::io::Result<u64> {
+        Ok(self.size)
+    }
+
+    fn read_into(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let len = buf.len();
         let end = offset.checked_add(len as u64);
         if end.is_none_or(|e| e > self.size) {
             return Err(past_end(offset, len, self.size));
         }
-        let mut buf = vec![0u8; len];
         #[cfg(unix)]
         {
             use std::os::unix::fs::FileExt;
-            self.file.read_exact_at(&mut buf, offset)?;
+            self.file.read_exact_at(buf, offset)?;
         }
         #[cfg(windows)]
         {
@@ -66,11 +86,7 @@ impl ReadAt for FileReader {
                 done += n;
             }
         }
-        Ok(Bytes::from(buf))
-    }
-
-    fn size(&self) -> std::io::Result<u64> {
-        Ok(self.size)
+        Ok(())
     }
 }
 

@@ -8,13 +8,14 @@
 //! | module | layer |
 //! |---|---|
 //! | [`io`] | positional byte-range reads ([`ReadAt`]): local files, memory |
-//! | [`compression`] | compression frames chosen by each block's magic (`ZL`, `CS`, `XZ`, `L4`, `ZS`) |
+//! | [`compression`] | compression frames chosen by each block's magic (`ZL` through libdeflate, `CS`, `XZ`, `L4`, `ZS`) |
 //! | `cursor`, `object` | big-endian reads, ROOT's object framing and references |
 //! | `file` | TFile header, TKey, TDirectory (subdirectories, cycles) |
 //! | `streamer` | TStreamerInfo: member types of split classes |
 //! | `meta` | TTree, TBranch, TBranchElement, TLeaf*, baskets (on disk and embedded) |
 //! | `types` | which Arrow type each branch becomes, and why some cannot |
-//! | `decode` | basket bytes → Arrow arrays |
+//! | `direct` | numeric branches (scalars, arrays, leaf-lists `T[n]`, `std::vector<T>`) decoded from each basket straight into the column's final Arrow buffers, one parallel task per basket |
+//! | `decode` | basket bytes → Arrow arrays: every other branch, and any basket the direct read declines |
 //! | `tree` | [`Tree`]: schema, branch listing, byte ranges, parallel reads |
 //! | [`write`] | [`write::TreeWriter`]: Arrow batches → a new file with one TTree |
 //!
@@ -37,6 +38,7 @@
 pub mod compression;
 mod cursor;
 mod decode;
+mod direct;
 pub mod error;
 mod file;
 pub mod io;

@@ -10,10 +10,15 @@ use rayon::prelude::*;
 
 use crate::compression::{self, Codec};
 use crate::decode::{Builder, Loaded, empty};
+use crate::direct::{self, Piece, Shape, SharedOffsets, Src};
 use crate::error::{Error, Malformed, Result};
 use crate::file::{Key, RootFile};
 use crate::meta::{self, TreeMeta};
 use crate::types::{Plan, Typed, classify};
+
+/// Bytes read first of a basket record for its header (a key and TBasket header, which is
+/// longer only for very long branch names: then the whole record is read for it).
+const HEADER_PREFIX: usize = 512;
 
 /// Field metadata key holding a column's ROOT type name.
 pub const ROOT_TYPE_KEY: &str = "root.type";
@@ -376,7 +381,7 @@ impl Tree {
             });
         };
         self.check_range(&entries)?;
-        self.read_column(i, &entries)
+        self.read_column(i, &entries, &SharedOffsets::default())
     }
 
     fn check_range(&self, entries: &Range<u64>) -> Result<()> {
@@ -395,7 +400,12 @@ impl Tree {
         Ok(())
     }
 
-    fn read_column(&self, branch: usize, entries: &Range<u64>) -> Result<ArrayRef> {
+    fn read_column(
+        &self,
+        branch: usize,
+        entries: &Range<u64>,
+        shared: &SharedOffsets,
+    ) -> Result<ArrayRef> {
         let plan = match &self.typed[branch].plan {
             Ok(p) => p.clone(),
             Err(reason) => return Err(self.unsupported(branch, reason)),
@@ -423,6 +433,16 @@ impl Tree {
                     entries.start, entries.end
                 ),
             ));
+        }
+        if let Some(shape) = Shape::of(&plan)
+            && let Some(arr) = self.read_direct(branch, &shape, &wanted, entries, shared)
+        {
+            if arr.len() as u64 != entries.end - entries.start {
+                return Err(
+                    self.branch_error(branch, "decoded a different number of rows than asked")
+                );
+            }
+            return Ok(arr);
         }
         let loaded: Vec<Result<Loaded>> = wanted.par_iter().map(|r| self.load(branch, r)).collect();
         let loaded = loaded.into_iter().collect::<Result<Vec<Loaded>>>()?;
@@ -454,11 +474,72 @@ impl Tree {
         Ok(arr)
     }
 
+    /// Reads a numeric column straight into its Arrow buffers ([`direct`]), or `None` when a
+    /// basket does not fit that path (the general builder then reads the column, and names any
+    /// error).
+    fn read_direct(
+        &self,
+        branch: usize,
+        shape: &Shape<'_>,
+        wanted: &[&BasketRef],
+        entries: &Range<u64>,
+        shared: &SharedOffsets,
+    ) -> Option<ArrayRef> {
+        let b = &self.meta.branches[branch];
+        let pieces: Vec<Option<Piece>> = wanted
+            .par_iter()
+            .map(|r| {
+                let first = (entries.start.max(r.start) - r.start) as usize;
+                let last = (entries.end.min(r.stop) - r.start) as usize;
+                let expected = (r.stop.saturating_sub(r.start)) as usize;
+                let src = match &r.loc {
+                    Location::Embedded(k) => {
+                        let e = b.embedded.get(*k)?;
+                        Src::Mem(Loaded {
+                            entries: e.entries,
+                            data: e.data.clone(),
+                            offsets: e.offsets.clone(),
+                        })
+                    }
+                    Location::Disk { seek, len } => {
+                        // The header only: the record itself is read when it is decoded, into
+                        // scratch memory of its declared length, which must lie in the file.
+                        if seek.checked_add(*len as u64)? > self.file.inner.size {
+                            return None;
+                        }
+                        let head = (*len).min(HEADER_PREFIX);
+                        let mut h = self.file.inner.read(*seek, head, "basket").ok()?;
+                        if meta::basket_header(&h).is_err() && head < *len {
+                            h = self.file.inner.read(*seek, *len, "basket").ok()?;
+                        }
+                        let h = meta::basket_header(&h).ok()?;
+                        Src::Disk {
+                            seek: *seek,
+                            len: *len,
+                            h,
+                        }
+                    }
+                };
+                let (seek, len) = match r.loc {
+                    Location::Disk { seek, len } => (seek, len),
+                    Location::Embedded(_) => (0, 0),
+                };
+                let load = || {
+                    let bytes = self.file.inner.read(seek, len, "basket").ok()?;
+                    load_disk_basket(&bytes).ok()
+                };
+                direct::piece(shape, src, expected, first, last, &load)
+            })
+            .collect();
+        let pieces: Vec<Piece> = pieces.into_iter().collect::<Option<_>>()?;
+        direct::read(&self.file.inner, shape, &pieces, shared)
+    }
+
     /// A counter branch's values as item counts.
     fn counts(&self, counter: usize, entries: Range<u64>) -> Result<Vec<u32>> {
         use arrow_array::cast::AsArray;
         use arrow_array::types::*;
-        let a = self.read_column(counter, &entries)?;
+        let a = self.read_column(counter, &entries, &SharedOffsets::default())?;
         let v: Option<Vec<u32>> = match a.data_type() {
             DataType::Int32 => a
                 .as_primitive::<Int32Type>()
@@ -575,9 +656,10 @@ impl Tree {
                 }
             }
         }
+        let shared = SharedOffsets::default();
         let arrays: Vec<Result<ArrayRef>> = branches
             .par_iter()
-            .map(|&b| self.read_column(b, &entries))
+            .map(|&b| self.read_column(b, &entries, &shared))
             .collect();
         let arrays = arrays.into_iter().collect::<Result<Vec<_>>>()?;
         let schema = Arc::new(

@@ -187,6 +187,50 @@ fn corrupted_bytes_give_errors() {
     }
 }
 
+/// Hostile sizes in basket headers (record length, uncompressed length, key length, the data's
+/// end, the entry count) give an error naming the file and branch, never a panic or a huge
+/// allocation: the direct read checks them before it lays out the column's buffers.
+#[test]
+fn hostile_basket_sizes_are_errors_naming_the_branch() {
+    let rel = "cms-opendata/Run2012B_SingleMu_1000.root";
+    let Some(p) = testdata(rel) else { return };
+    let data = std::fs::read(p).unwrap();
+    let file = RootFile::open(Arc::new(MemReader::new(data.clone())), rel).unwrap();
+    let tree = file.tree("Events").unwrap();
+    let schema = tree.schema();
+    let jet_pt = schema.index_of("Jet_pt").unwrap();
+    let ranges = tree.byte_ranges(&[jet_pt], 0..tree.entries());
+    assert!(!ranges.is_empty());
+    let start = ranges[0].start as usize;
+    let keylen = i16::from_be_bytes([data[start + 14], data[start + 15]]) as usize;
+    // fNbytes, fObjlen, fKeylen, then the TBasket's fNevBuf and fLast.
+    let fields = [(0, 4), (6, 4), (14, 2), (keylen - 9, 4), (keylen - 5, 4)];
+    for (at, width) in fields {
+        for hostile in [0u32, 1, 0x7fff_ffff, 0x8000_0000, 0xffff_ffff, 0x0100_0000] {
+            let mut d = data.clone();
+            let bytes = hostile.to_be_bytes();
+            d[start + at..start + at + width].copy_from_slice(&bytes[4 - width..]);
+            let r = std::panic::catch_unwind(|| {
+                let f = RootFile::open(Arc::new(MemReader::new(d)), "hostile.root").unwrap();
+                let t = f.tree("Events").unwrap();
+                t.read(&[jet_pt], 0..t.entries()).map(|b| b.num_rows())
+            });
+            let what = format!("field at +{at} set to {hostile:#x}");
+            match r {
+                Err(_) => panic!("panic with {what}"),
+                Ok(Ok(rows)) => assert_eq!(rows as u64, tree.entries(), "{what}"),
+                Ok(Err(e)) => {
+                    let e = e.to_string();
+                    assert!(
+                        e.contains("hostile.root") && e.contains("Jet_pt"),
+                        "{what}: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
+
 #[test]
 fn every_testdata_tree_opens() {
     let Some(dir) = testdata("scikit-hep-testdata") else {
