@@ -420,7 +420,7 @@ fn export_validity(data: &ArrayData, extra: &mut Vec<Buffer>) -> *const c_void {
     if nulls.null_count() == 0 {
         return ptr::null();
     }
-    if nulls.offset() >= data.offset() && (nulls.offset() - data.offset()) % 8 == 0 {
+    if nulls.offset() >= data.offset() && (nulls.offset() - data.offset()).is_multiple_of(8) {
         // Bit `data.offset() + i` of the pointer below is bit `nulls.offset() + i` of the
         // bitmap: share it.
         let bytes = (nulls.offset() - data.offset()) / 8;

@@ -120,7 +120,9 @@ impl Frame {
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
         let df = self.df.clone();
-        let stream = wait(py, async move { Ok(df.execute_stream().await?) })?;
+        let stream = wait(py, async move {
+            Ok::<_, hepq_sql::Error>(df.execute_stream().await?)
+        })?;
         let schema = stream.schema();
         let handle = runtime()?.handle().clone();
         let source = LiveStream { stream, handle };
@@ -139,7 +141,7 @@ impl Frame {
                 .await
                 .into_iter()
                 .collect::<Result<_, _>>()?;
-            Ok((schema, batches))
+            Ok::<_, hepq_sql::Error>((schema, batches))
         })?;
         batches_capsule(py, schema, batches)
     }
@@ -174,7 +176,10 @@ impl Frame {
             .limit(0, Some(limit))
             .map_err(engine_to_py)?;
         let schema = self.arrow_schema();
-        let batches = wait(py, async move { Ok(df.collect().await?) })?;
+        let batches = wait(
+            py,
+            async move { Ok::<_, hepq_sql::Error>(df.collect().await?) },
+        )?;
         let text = pretty_format_batches_with_schema(schema, &batches).map_err(arrow_to_py)?;
         Ok(text.to_string())
     }

@@ -101,49 +101,64 @@ fn runs_when_read(df: &DataFrame) -> bool {
     )
 }
 
+/// What running a script gave.
+enum Outcome {
+    /// A query, to run when read.
+    Lazy(DataFrame),
+    /// A statement that ran at once (INSERT, COPY): its result.
+    Done(SchemaRef, Vec<RecordBatch>),
+}
+
+/// Runs `sql` (binding `params` to the last statement's `$1, $2, …`); DML and COPY run to
+/// the end here.
+async fn run_sql(
+    session: HepqSession,
+    sql: String,
+    params: Option<Vec<ScalarValue>>,
+) -> hepq_sql::Result<Option<Outcome>> {
+    let df = match params {
+        None => session.run_script(&sql).await?,
+        Some(params) => {
+            let mut statements = session.parse(&sql)?;
+            let Some(last) = statements.pop() else {
+                return Ok(None);
+            };
+            for statement in statements {
+                session.run_statement(statement).await?.collect().await?;
+            }
+            let df = session.run_statement(last).await?;
+            let params = typed_params(&df, params)?;
+            Some(df.with_param_values(ParamValues::from(params))?)
+        }
+    };
+    let Some(df) = df else {
+        return Ok(None);
+    };
+    if runs_when_read(&df) {
+        let schema = Arc::new(df.schema().as_arrow().clone());
+        let batches = df.collect().await?;
+        return Ok(Some(Outcome::Done(schema, batches)));
+    }
+    Ok(Some(Outcome::Lazy(df)))
+}
+
 impl Session {
     fn partitions(&self) -> usize {
         self.session.config_options().execution.target_partitions
     }
 
-    /// Runs `sql` (binding `params` to the last statement's `$1, $2, …`) and returns its
-    /// result; DML and COPY have run by then.
+    /// Runs `sql` and wraps its result.
     fn run(
         &self,
         py: Python<'_>,
         sql: String,
         params: Option<Vec<ScalarValue>>,
     ) -> PyResult<Option<Frame>> {
-        let session = self.session.clone();
-        let df = wait(py, async move {
-            let Some(df) = (match params {
-                None => session.run_script(&sql).await?,
-                Some(params) => {
-                    let mut statements = session.parse(&sql)?;
-                    let Some(last) = statements.pop() else {
-                        return Ok(None);
-                    };
-                    for statement in statements {
-                        session.run_statement(statement).await?.collect().await?;
-                    }
-                    let df = session.run_statement(last).await?;
-                    let params = typed_params(&df, params)?;
-                    Some(df.with_param_values(ParamValues::from(params))?)
-                }
-            }) else {
-                return Ok(None);
-            };
-            if runs_when_read(&df) {
-                let schema = Arc::new(df.schema().as_arrow().clone());
-                let batches = df.collect().await?;
-                return Ok(Some(Err((schema, batches))));
-            }
-            Ok(Some(Ok(df)))
-        })?;
-        match df {
+        let outcome = wait(py, run_sql(self.session.clone(), sql, params))?;
+        match outcome {
             None => Ok(None),
-            Some(Ok(df)) => Ok(Some(Frame::new(df))),
-            Some(Err((schema, batches))) => Ok(Some(frame_from_batches(
+            Some(Outcome::Lazy(df)) => Ok(Some(Frame::new(df))),
+            Some(Outcome::Done(schema, batches)) => Ok(Some(frame_from_batches(
                 self.session.context(),
                 schema,
                 batches,
@@ -264,9 +279,10 @@ impl Session {
     fn read_parquet(&self, py: Python<'_>, path: String) -> PyResult<Frame> {
         let ctx = self.session.context().clone();
         let df = wait(py, async move {
-            Ok(ctx
+            let df = ctx
                 .read_parquet(path, ParquetReadOptions::default())
-                .await?)
+                .await?;
+            Ok::<_, hepq_sql::Error>(df)
         })?;
         Ok(Frame::new(df))
     }

@@ -72,14 +72,17 @@ pub fn interrupted() -> bool {
         if py.check_signals().is_err() {
             // The handler raised KeyboardInterrupt here, where nobody sees it: set the flag
             // again so that Python raises it as soon as the consumer returns.
-            // SAFETY: attached to the interpreter; PyErr_SetInterrupt only sets a flag.
-            #[allow(unsafe_code)]
-            unsafe {
-                pyo3::ffi::PyErr_SetInterrupt()
-            };
+            set_interrupt();
             true
         } else {
             false
         }
     })
+}
+
+/// Marks SIGINT as pending again (`PyErr_SetInterrupt`); called attached to the interpreter.
+#[allow(unsafe_code)]
+fn set_interrupt() {
+    // SAFETY: the caller is attached to the interpreter; the call only sets a flag.
+    unsafe { pyo3::ffi::PyErr_SetInterrupt() };
 }
