@@ -31,8 +31,10 @@ use std::ffi::{CStr, CString, c_char, c_int, c_void};
 use std::ptr::{self, NonNull};
 use std::sync::Arc;
 
-use hepq_sql::datafusion::arrow::array::{Array, ArrayData, ArrayDataBuilder, StructArray};
-use hepq_sql::datafusion::arrow::buffer::{BooleanBufferBuilder, Buffer, MutableBuffer};
+use hepq_sql::datafusion::arrow::array::{
+    Array, ArrayData, ArrayDataBuilder, BooleanBufferBuilder, StructArray,
+};
+use hepq_sql::datafusion::arrow::buffer::{Buffer, MutableBuffer};
 use hepq_sql::datafusion::arrow::datatypes::{
     DataType, Field, FieldRef, Fields, IntervalUnit, Schema, SchemaRef, TimeUnit,
 };
