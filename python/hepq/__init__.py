@@ -502,7 +502,7 @@ class Connection:
 
     def from_arrow(self, obj: Any) -> Relation:
         """A relation over in-memory data (as :meth:`register` accepts) without naming it."""
-        return Relation(self._live().from_arrow(_to_arrow_stream(obj)), self)
+        return Relation(self._live().arrow_frame(_to_arrow_stream(obj)), self)
 
     def read_root(self, path: str | os.PathLike, tree: str | None = None) -> Relation:
         """The TTree ``tree`` (optional when the files hold one) of ROOT files, through SQL's

@@ -261,7 +261,7 @@ impl Session {
     }
 
     /// A frame over Arrow data (anything with `__arrow_c_stream__`), without registering it.
-    fn from_arrow(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Frame> {
+    fn arrow_frame(&self, py: Python<'_>, data: &Bound<'_, PyAny>) -> PyResult<Frame> {
         let (schema, batches) = import_arrow(py, data)?;
         frame_from_batches(self.session.context(), schema, batches, self.partitions())
     }
