@@ -297,6 +297,9 @@ def test_register_pandas_polars_reader_and_relation(con):
     assert con.sql("SELECT sum(b) FROM rel").fetchall() == [(60,)]
     with pytest.raises(Exception, match="cannot register"):
         con.register("bad", object())
+    # Without a name, and with parameters on the relation API.
+    assert con.from_arrow(pa.table({"z": [1, 2, 3]})).fetchall() == [(1,), (2,), (3,)]
+    assert con.sql("SELECT a FROM p WHERE a > ? ORDER BY a", [1]).fetchall() == [(2,), (3,)]
 
 
 def test_many_arrow_types_round_trip(con):
