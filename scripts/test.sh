@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command that runs every test: formatting, lints, the dependency-direction check, the
-# Rust tests, and the Python end-to-end suite against the debug `hepq` binary.
+# Rust tests, and the Python end-to-end suite against the debug `hepq` binary and the `hepq`
+# Python module (assembled from the same workspace build by scripts/python-dev.py).
 # README and CI (.ci/run) call exactly this. Run it from anywhere.
 set -euo pipefail
 
@@ -32,6 +33,9 @@ else
     echo "requirements unchanged; skipping pip"
 fi
 
+# pyo3 (the Python module, python/) builds for the test environment's interpreter.
+export PYO3_PYTHON="$VENV/bin/python"
+
 step "cargo fmt --all -- --check"
 cargo fmt --all -- --check
 
@@ -46,14 +50,20 @@ step "dependency directions (scripts/check-deps.py)"
 step "cargo test --workspace"
 cargo test --workspace
 
-step "cargo build --workspace --bins --examples (hepq, root_dump, rntuple_dump and lh5_dump for the Python suite)"
-cargo build --workspace --bins --examples
+step "cargo build --workspace --lib --bins --examples (hepq, root_dump, rntuple_dump, lh5_dump and the Python module for the Python suite)"
+cargo build --workspace --lib --bins --examples
+
+step "Python module hepq (scripts/python-dev.py: python/hepq/ + the built extension module)"
+# Not `maturin develop`: maturin builds the crate alone, which resolves other features for a few
+# shared dependencies and would compile DataFusion a second time.
+"$VENV/bin/python" scripts/python-dev.py "$TARGET_DIR/debug/lib_hepq.so" "$TARGET_DIR/python-dev"
 
 step "pytest tests/python"
 HEPQ_BIN="$TARGET_DIR/debug/hepq" HEPQ_ROOT_DUMP="$TARGET_DIR/debug/examples/root_dump" \
     HEPQ_ROOT_WRITE="$TARGET_DIR/debug/examples/root_write" \
     HEPQ_RNTUPLE_DUMP="$TARGET_DIR/debug/examples/rntuple_dump" \
     HEPQ_LH5_DUMP="$TARGET_DIR/debug/examples/lh5_dump" \
+    PYTHONPATH="$TARGET_DIR/python-dev${PYTHONPATH:+:$PYTHONPATH}" \
     "$VENV/bin/python" -m pytest -q tests/python
 
 step "all tests passed"
