@@ -413,27 +413,6 @@ fn redact_options(definition: &str) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn secrets_are_redacted() {
-        let d = "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://b/' \
-                 OPTIONS ('aws.secret_access_key' 'hunter2', 'aws.region' 'eu')";
-        let r = redact_options(d);
-        assert!(!r.contains("hunter2") && r.contains("'eu'"), "{r}");
-    }
-
-    #[test]
-    fn formats_from_extensions() {
-        assert_eq!(Format::from_extension("a/b.PARQUET"), Some(Format::Parquet));
-        assert_eq!(Format::from_extension("x.root"), Some(Format::Root));
-        assert_eq!(Format::from_extension("dir"), None);
-        assert!(Format::parse("xlsx").is_err());
-    }
-}
-
 /// `DESCRIBE table`: DataFusion's `column_name`, `data_type`, `is_nullable`, plus `units`, the
 /// physical units a connector recorded for the column (LH5's `units` attributes; for a struct
 /// column, its members' units as `member: units, …`), NULL when there are none.
@@ -503,4 +482,25 @@ fn describe_with_units(schema: &datafusion::arrow::datatypes::Schema) -> Result<
     .map_err(datafusion::error::DataFusionError::from)?;
     let table = MemTable::try_new(output, vec![vec![batch]])?;
     Ok(LogicalPlanBuilder::scan("describe", provider_as_source(Arc::new(table)), None)?.build()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let d = "CREATE EXTERNAL TABLE t STORED AS PARQUET LOCATION 's3://b/' \
+                 OPTIONS ('aws.secret_access_key' 'hunter2', 'aws.region' 'eu')";
+        let r = redact_options(d);
+        assert!(!r.contains("hunter2") && r.contains("'eu'"), "{r}");
+    }
+
+    #[test]
+    fn formats_from_extensions() {
+        assert_eq!(Format::from_extension("a/b.PARQUET"), Some(Format::Parquet));
+        assert_eq!(Format::from_extension("x.root"), Some(Format::Root));
+        assert_eq!(Format::from_extension("dir"), None);
+        assert!(Format::parse("xlsx").is_err());
+    }
 }
