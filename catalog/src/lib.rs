@@ -1,8 +1,37 @@
 //! # hepq-catalog: what the lakehouse remembers
 //!
-//! The persistent catalog behind a warehouse: schemas, external tables, Iceberg-managed tables
-//! and materialised views with their refresh state, exposed to DataFusion as a
-//! `CatalogProvider`. It does not know the file formats: `hepq-sql` hands it a table factory.
+//! The persistent catalog behind a warehouse: schemas, external tables and views today;
+//! Iceberg-managed tables and materialised views with their refresh state in later phases. It
+//! is kept in a SQLite file, `WAREHOUSE/catalog.sqlite`, through sqlx (the driver
+//! `iceberg-catalog-sql` uses, so Iceberg's tables can share the file), and shown to DataFusion
+//! as schema providers. It does not know the file formats: `hepq-sql` hands it a
+//! [`TableFactory`] that re-creates a stored table from its `CREATE` statement.
 //!
-//! Status: the persistent catalog arrives with the catalog issue. Until then a warehouse is a
-//! directory whose `tables/NAME/` folders are registered as Parquet tables by `hepq-sql`.
+//! Modules:
+//! * [`store`] — [`CatalogStore`]: the SQLite file, its versioned tables, transactional writes.
+//! * [`entry`] — [`TableEntry`], [`SchemaEntry`]: what a row holds.
+//! * [`schema`] — [`PersistentSchema`]: a DataFusion schema whose stored tables open on first use.
+//! * [`system`] — [`SystemSchema`]: the read-only system tables (`hepq.tables`).
+//! * [`error`] — this crate's [`Error`].
+//!
+//! ```no_run
+//! # async fn example() -> hepq_catalog::Result<()> {
+//! use hepq_catalog::CatalogStore;
+//! let store = CatalogStore::open_warehouse(std::path::Path::new("warehouse")).await?;
+//! for table in store.tables().await? {
+//!     println!("{} {} {:?}", table.qualified_name(), table.kind.as_str(), table.location);
+//! }
+//! # Ok(()) }
+//! ```
+
+pub mod entry;
+pub mod error;
+pub mod schema;
+pub mod store;
+pub mod system;
+
+pub use entry::{SchemaEntry, TableEntry, TableKind};
+pub use error::{Error, Result};
+pub use schema::{PersistentSchema, Slot, TableFactory};
+pub use store::{CATALOG_FILE, CATALOG_VERSION, CatalogStore};
+pub use system::{SYSTEM_SCHEMA, SystemSchema};

@@ -287,20 +287,34 @@ impl Session {
         Ok(Frame::new(df))
     }
 
-    /// Names of the tables in the default schema.
+    /// Names of the session's tables: bare in the default schema, `schema.table` elsewhere
+    /// (the system schemas `information_schema` and `hepq` are left out).
     fn table_names(&self) -> PyResult<Vec<String>> {
         let ctx = self.session.context();
+        let default_schema = ctx
+            .state()
+            .config()
+            .options()
+            .catalog
+            .default_schema
+            .clone();
         let mut names = Vec::new();
         for catalog in ctx.catalog_names() {
             let Some(catalog) = ctx.catalog(&catalog) else {
                 continue;
             };
-            for schema in catalog.schema_names() {
-                if schema == "information_schema" {
+            for schema_name in catalog.schema_names() {
+                if matches!(schema_name.as_str(), "information_schema" | "hepq") {
                     continue;
                 }
-                if let Some(schema) = catalog.schema(&schema) {
-                    names.extend(schema.table_names());
+                if let Some(schema) = catalog.schema(&schema_name) {
+                    for table in schema.table_names() {
+                        if schema_name == default_schema {
+                            names.push(table);
+                        } else {
+                            names.push(format!("{schema_name}.{table}"));
+                        }
+                    }
                 }
             }
         }

@@ -9,6 +9,10 @@ pub enum Error {
     /// The engine refused or failed a statement (bad SQL, unknown table, unreadable file, …).
     #[error("{}", clean_engine_message(.0))]
     Engine(#[from] DataFusionError),
+    /// The warehouse's catalog could not be opened, read or written (the message names its
+    /// file).
+    #[error(transparent)]
+    Catalog(#[from] hepq_catalog::Error),
     /// A setting or option is invalid (memory limit, object-store option, location, …).
     #[error("{0}")]
     Config(String),

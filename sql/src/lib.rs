@@ -6,6 +6,8 @@
 //! * [`session`] — [`HepqSession`]: DataFusion 55 with hepq's table factories (Hive-partitioned
 //!   listing tables; later ROOT, RNTuple and LH5), functions, object stores and memory pool, plus
 //!   the query facade (`;`-separated scripts, registration of paths and URLs).
+//! * [`catalog`] — the warehouse's persistent catalog in the session: stored schemas, tables
+//!   and views opened on first use, DDL recorded once DataFusion accepted it, `hepq.tables`.
 //! * [`object_stores`] — local, S3 and HTTP stores created on first use, counting what they read.
 //! * [`progress`] — what a plan will scan, for progress bars.
 //! * [`error`] — this crate's [`Error`].
@@ -21,6 +23,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod catalog;
 pub mod error;
 pub mod object_stores;
 pub mod progress;

@@ -12,11 +12,13 @@ use datafusion::execution::memory_pool::{FairSpillPool, TrackConsumersPool};
 use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
-use datafusion::logical_expr::{DdlStatement, LogicalPlan};
+use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
 use datafusion::sql::parser::{DFParser, Statement};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use hepq_catalog::{CatalogStore, TableFactory};
 use url::Url;
 
+use crate::catalog::StoredTables;
 use crate::error::{Error, Result};
 use crate::object_stores::{HepqObjectStoreRegistry, IoCounters, S3_TABLE_OPTIONS};
 
@@ -28,7 +30,9 @@ pub struct SessionOptions {
     pub threads: Option<usize>,
     /// Upper bound on memory used by operators that buffer (sorts, joins, aggregates), in bytes.
     pub memory_limit: Option<usize>,
-    /// The warehouse directory; every folder in its `tables/` is registered as a table.
+    /// The warehouse directory: its catalog (`catalog.sqlite`) keeps schemas, external tables
+    /// and views across sessions, and every folder in its `tables/` is registered as a
+    /// Parquet table (for this session only). `None`: nothing persists.
     pub warehouse: Option<PathBuf>,
     /// Standard AWS settings (`AWS_REGION`, `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …) used for
     /// `s3://` locations, as read by the front end from its environment.
@@ -106,6 +110,8 @@ pub struct HepqSession {
     ctx: SessionContext,
     registry: Arc<HepqObjectStoreRegistry>,
     warnings: Vec<String>,
+    /// The warehouse's catalog, where DDL is recorded; `None` without a warehouse.
+    catalog: Option<Arc<CatalogStore>>,
 }
 
 impl std::fmt::Debug for HepqSession {
@@ -166,8 +172,10 @@ impl HepqSession {
             ctx,
             registry,
             warnings: Vec::new(),
+            catalog: None,
         };
         if let Some(warehouse) = &options.warehouse {
+            session.open_catalog(warehouse).await?;
             session.open_warehouse(warehouse).await?;
         }
         Ok(session)
@@ -205,10 +213,47 @@ impl HepqSession {
 
     /// Plans and starts one parsed statement. DDL and `SET` take effect at once; a query comes
     /// back as a lazy [`DataFrame`] to stream or collect.
+    ///
+    /// With a warehouse, `CREATE SCHEMA`, `CREATE EXTERNAL TABLE`, `CREATE VIEW` and their
+    /// `DROP`s are recorded in its catalog once DataFusion has accepted them (a refused
+    /// statement records nothing); `CREATE TEMPORARY VIEW`/`TEMPORARY EXTERNAL TABLE` last
+    /// for this session only.
     pub async fn run_statement(&self, statement: Statement) -> Result<DataFrame> {
+        self.execute(statement, true).await
+    }
+
+    /// [`HepqSession::run_statement`], recording DDL in the catalog only when `persist`.
+    async fn execute(&self, statement: Statement, persist: bool) -> Result<DataFrame> {
+        let store = self.catalog.as_ref().filter(|_| persist);
+        let external = match (&statement, store) {
+            (Statement::CreateExternalTable(ast), Some(_)) => Some(ast.clone()),
+            _ => None,
+        };
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         let plan = self.prepare_plan(plan)?;
-        Ok(self.ctx.execute_logical_plan(plan).await?)
+        // DataFusion has no temporary tables or views: here they are session-only ones.
+        let (plan, temporary) = match plan {
+            LogicalPlan::Ddl(DdlStatement::CreateView(mut cmd)) if cmd.temporary => {
+                cmd.temporary = false;
+                (LogicalPlan::Ddl(DdlStatement::CreateView(cmd)), true)
+            }
+            LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut cmd)) if cmd.temporary => {
+                cmd.temporary = false;
+                (LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)), true)
+            }
+            plan => (plan, false),
+        };
+        match store {
+            Some(store) if !temporary && matches!(plan, LogicalPlan::Ddl(_)) => {
+                crate::catalog::run_ddl(self, store, plan, external).await
+            }
+            _ => Ok(self.ctx.execute_logical_plan(plan).await?),
+        }
+    }
+
+    /// The warehouse's catalog, if the session has a warehouse.
+    pub fn catalog(&self) -> Option<&Arc<CatalogStore>> {
+        self.catalog.as_ref()
     }
 
     /// Runs every `;`-separated statement of `sql` in order and returns the last one's result,
@@ -244,6 +289,7 @@ impl HepqSession {
 
     /// Registers `location` (file, folder, glob or URL) as table `name`, as
     /// `CREATE EXTERNAL TABLE` would, inferring the format from the extension unless given.
+    /// The table lasts for this session only (it is not recorded in the warehouse's catalog).
     pub async fn register(&self, name: &str, location: &str, format: Option<Format>) -> Result<()> {
         let format = match format {
             Some(f) => f,
@@ -255,7 +301,13 @@ impl HepqSession {
             format.sql_name(),
             quote_literal(location)
         );
-        self.run_script(&sql).await.map_err(|e| match e {
+        let run = async {
+            for statement in self.parse(&sql)? {
+                self.execute(statement, false).await?.collect().await?;
+            }
+            Ok::<_, Error>(())
+        };
+        run.await.map_err(|e| match e {
             Error::Engine(e) => Error::Config(format!("cannot register '{name}': {e}")),
             other => other,
         })?;
@@ -315,30 +367,24 @@ impl HepqSession {
         let LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut cmd)) = plan else {
             return Ok(plan);
         };
-        let (s3_options, rest): (Vec<_>, Vec<_>) = cmd
-            .options
-            .clone()
-            .into_iter()
-            .partition(|(k, _)| k.starts_with("aws."));
-        if !s3_options.is_empty() {
-            let location = cmd.locations.first().cloned().unwrap_or_default();
-            let url = Url::parse(&location).map_err(|e| {
-                Error::Config(format!("'aws.*' options need an s3:// LOCATION ({e})"))
-            })?;
-            if !matches!(url.scheme(), "s3" | "s3a") {
-                return Err(Error::Config(format!(
-                    "'aws.*' options need an s3:// LOCATION, not '{location}'"
-                )));
-            }
-            let store = self.registry.build_s3(&url, &s3_options)?;
-            self.registry.register_store(&url, store);
-            cmd.options = rest.into_iter().collect();
-            cmd.definition = cmd.definition.map(|d| redact_options(&d));
-        }
+        configure_s3(&self.registry, &mut cmd)?;
         Ok(LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)))
     }
 
-    /// Registers each folder of `warehouse/tables/` as a Parquet table named after it.
+    /// Opens the warehouse's catalog and puts its schemas, tables and views into the session
+    /// (listed now, opened when first used) along with the system tables (`hepq.tables`).
+    async fn open_catalog(&mut self, warehouse: &Path) -> Result<()> {
+        let store = Arc::new(CatalogStore::open_warehouse(warehouse).await?);
+        let factory: Arc<dyn TableFactory> =
+            Arc::new(StoredTables::new(&self.ctx, Arc::clone(&self.registry)));
+        let warnings = crate::catalog::install(&self.ctx, &store, factory).await?;
+        self.warnings.extend(warnings);
+        self.catalog = Some(store);
+        Ok(())
+    }
+
+    /// Registers each folder of `warehouse/tables/` as a Parquet table named after it, for
+    /// this session (a name the catalog already holds is skipped, with a warning).
     async fn open_warehouse(&mut self, warehouse: &Path) -> Result<()> {
         let tables = warehouse.join("tables");
         std::fs::create_dir_all(&tables).map_err(|source| Error::Io {
@@ -361,6 +407,12 @@ impl HepqSession {
             if name.starts_with('.') {
                 continue;
             }
+            if self.ctx.table_exist(name).unwrap_or(false) {
+                self.warnings.push(format!(
+                    "warehouse folder tables/{name} skipped: the catalog has a table '{name}'"
+                ));
+                continue;
+            }
             let location = format!("{}/", dir.display());
             if let Err(e) = self.register(name, &location, Some(Format::Parquet)).await {
                 self.warnings
@@ -374,6 +426,35 @@ impl HepqSession {
     pub fn config_options(&self) -> ConfigOptions {
         self.ctx.state().config().options().as_ref().clone()
     }
+}
+
+/// Applies the `aws.*` options of a `CREATE EXTERNAL TABLE`: they configure the bucket's S3
+/// store (on top of the session's `AWS_*` settings) and are removed from the table's options.
+pub(crate) fn configure_s3(
+    registry: &HepqObjectStoreRegistry,
+    cmd: &mut CreateExternalTable,
+) -> Result<()> {
+    let (s3_options, rest): (Vec<_>, Vec<_>) = cmd
+        .options
+        .clone()
+        .into_iter()
+        .partition(|(k, _)| k.starts_with("aws."));
+    if s3_options.is_empty() {
+        return Ok(());
+    }
+    let location = cmd.locations.first().cloned().unwrap_or_default();
+    let url = Url::parse(&location)
+        .map_err(|e| Error::Config(format!("'aws.*' options need an s3:// LOCATION ({e})")))?;
+    if !matches!(url.scheme(), "s3" | "s3a") {
+        return Err(Error::Config(format!(
+            "'aws.*' options need an s3:// LOCATION, not '{location}'"
+        )));
+    }
+    let store = registry.build_s3(&url, &s3_options)?;
+    registry.register_store(&url, store);
+    cmd.options = rest.into_iter().collect();
+    cmd.definition = cmd.definition.take().map(|d| redact_options(&d));
+    Ok(())
 }
 
 /// Quotes an identifier for SQL (`"name"`, doubling inner quotes).

@@ -71,8 +71,9 @@ class Hepq:
         self.binary = binary
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        # No inherited AWS_* settings: tests that use S3 pass exactly the ones they mean.
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        # No inherited AWS_* settings: tests that use S3 pass exactly the ones they mean. No
+        # inherited HEPQ_WAREHOUSE: a test uses a warehouse only when it passes --warehouse.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_") and k != "HEPQ_WAREHOUSE"}
         env.update(extra or {})
         return env
 

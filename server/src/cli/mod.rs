@@ -73,8 +73,11 @@ struct InspectArgs {
 /// Engine settings shared by the commands that run queries.
 #[derive(Debug, Clone, Args)]
 pub struct EngineArgs {
-    /// Warehouse directory: each folder in DIR/tables/ is a table named after it.
-    #[arg(long, value_name = "DIR")]
+    /// Warehouse directory: its catalog (DIR/catalog.sqlite) keeps the schemas, external
+    /// tables and views you create across runs, and each folder in DIR/tables/ is a table
+    /// named after it. `default` is the warehouse in hepq's data directory
+    /// (~/.local/share/hepq/warehouse on Linux). Without one, nothing persists.
+    #[arg(long, value_name = "DIR", env = "HEPQ_WAREHOUSE")]
     pub warehouse: Option<PathBuf>,
     /// Worker threads for query execution (default: all cores).
     #[arg(long, value_name = "N")]
@@ -239,7 +242,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 session: SessionOptions {
                     threads: args.engine.threads,
                     memory_limit: args.engine.memory_limit,
-                    warehouse: args.engine.warehouse.clone(),
+                    warehouse: warehouse_dir(args.engine.warehouse.as_deref()),
                     object_store_env: aws_environment(),
                 },
                 register,
@@ -297,7 +300,7 @@ pub async fn open_session(engine: &EngineArgs) -> CliResult<HepqSession> {
     let options = SessionOptions {
         threads: engine.threads,
         memory_limit: engine.memory_limit,
-        warehouse: engine.warehouse.clone(),
+        warehouse: warehouse_dir(engine.warehouse.as_deref()),
         object_store_env: aws_environment(),
     };
     let session = HepqSession::new(options).await?;
@@ -305,6 +308,19 @@ pub async fn open_session(engine: &EngineArgs) -> CliResult<HepqSession> {
         eprintln!("Warning: {warning}");
     }
     Ok(session)
+}
+
+/// The warehouse directory `--warehouse` (or `HEPQ_WAREHOUSE`) names: `default` is the one in
+/// hepq's data directory, an empty value is none.
+pub fn warehouse_dir(arg: Option<&std::path::Path>) -> Option<PathBuf> {
+    let arg = arg?;
+    if arg.as_os_str().is_empty() {
+        return None;
+    }
+    if arg == std::path::Path::new("default") {
+        return Some(data_dir().join("warehouse"));
+    }
+    Some(arg.to_path_buf())
 }
 
 /// The standard AWS variables, handed to the session for `s3://` locations.
@@ -362,6 +378,21 @@ mod tests {
         assert_eq!(parse_size("1000"), Ok(1000));
         assert!(parse_size("lots").is_err());
         assert!(parse_size("3 parsecs").is_err());
+    }
+
+    #[test]
+    fn warehouse_names() {
+        use std::path::Path;
+        assert_eq!(warehouse_dir(None), None);
+        assert_eq!(warehouse_dir(Some(Path::new(""))), None);
+        assert_eq!(
+            warehouse_dir(Some(Path::new("default"))),
+            Some(data_dir().join("warehouse"))
+        );
+        assert_eq!(
+            warehouse_dir(Some(Path::new("./default"))),
+            Some(PathBuf::from("./default"))
+        );
     }
 
     #[test]

@@ -30,6 +30,13 @@ pub async fn run(session: &HepqSession, format: OutputFormat) -> CliResult<()> {
         "hepq {} — type \\? for help, \\q to quit.",
         env!("CARGO_PKG_VERSION")
     );
+    match session.catalog() {
+        Some(catalog) => println!("Catalog: {} (tables and views you create are kept).", catalog.location()),
+        None => println!(
+            "No warehouse: tables and views last until you quit (--warehouse DIR, or \
+             --warehouse default, keeps them)."
+        ),
+    }
 
     let mut buffer = String::new();
     let mut timing = true;
@@ -128,7 +135,7 @@ fn backslash(command: &str) -> Backslash {
         (Some("\\timing"), _) => Backslash::Timing,
         (Some("\\d"), None) => Backslash::Sql(
             "SELECT table_schema, table_name, table_type FROM information_schema.tables \
-             WHERE table_schema NOT IN ('information_schema') ORDER BY 1, 2"
+             WHERE table_schema NOT IN ('information_schema', 'hepq') ORDER BY 1, 2"
                 .into(),
         ),
         (Some("\\d"), Some(name)) => Backslash::Sql(format!("DESCRIBE {name}")),
