@@ -27,8 +27,14 @@ pub struct DbError(String);
 impl HepqDb {
     /// A new session with default options (no warehouse).
     pub async fn new() -> Self {
+        Self::with_warehouse(None).await
+    }
+
+    /// A new session on `warehouse` (its catalog persists DDL), or on none.
+    pub async fn with_warehouse(warehouse: Option<std::path::PathBuf>) -> Self {
         let session = HepqSession::new(SessionOptions {
             threads: Some(2),
+            warehouse,
             ..Default::default()
         })
         .await

@@ -1,5 +1,9 @@
 //! Runs every `tests/slt/**/*.slt` file against a fresh hepq session per file.
 //!
+//! Files under `slt/catalog/` run on a new, empty warehouse each (its path is `$WAREHOUSE`
+//! with `control substitution on`); there `connection NAME` opens another session on the same
+//! warehouse, as a restart would, to check what the catalog kept.
+//!
 //! `cargo test -p hepq-tests --test sqllogictests` runs them all;
 //! `… -- NAME` runs the files whose path contains NAME; `… -- --complete [NAME]` rewrites the
 //! expected results from what hepq returns (review the diff before committing).
@@ -53,8 +57,18 @@ async fn main() {
             .unwrap_or(file)
             .display()
             .to_string();
-        let mut runner =
-            Runner::new(|| async { Ok::<_, hepq_tests::DbError>(HepqDb::new().await) });
+        let warehouse = name
+            .starts_with("catalog")
+            .then(|| tempfile::tempdir().expect("temporary warehouse"));
+        let warehouse_path = warehouse.as_ref().map(|w| w.path().to_path_buf());
+        let connect_to = warehouse_path.clone();
+        let mut runner = Runner::new(move || {
+            let warehouse = connect_to.clone();
+            async move { Ok::<_, hepq_tests::DbError>(HepqDb::with_warehouse(warehouse).await) }
+        });
+        if let Some(path) = &warehouse_path {
+            runner.set_var("WAREHOUSE".into(), path.display().to_string());
+        }
         runner.with_column_validator(default_column_validator);
         let result = if complete {
             runner

@@ -425,7 +425,7 @@ pub(crate) async fn run_ddl(
                 [catalog, schema] if *catalog == DEFAULT_CATALOG => Some(schema.to_string()),
                 _ => None,
             };
-            let Some(name) = name else {
+            let Some(name) = name.filter(|n| !RESERVED_SCHEMAS.contains(&n.as_str())) else {
                 return execute(session, LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(cmd))).await;
             };
             let existed = schema_provider(session, &name).is_some();
