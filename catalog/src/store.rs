@@ -228,7 +228,7 @@ impl CatalogStore {
             .await
             .map_err(self.query_error("list schemas"))?;
         rows.iter()
-            .map(|row| {
+            .map(|row| -> Result<SchemaEntry> {
                 Ok(SchemaEntry {
                     name: self.column(row, "name", "a schema")?,
                     created_at_us: self.column(row, "created_at", "a schema")?,

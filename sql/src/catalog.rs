@@ -15,7 +15,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::catalog::{CatalogProvider, SchemaProvider, TableProvider};
+use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, SchemaReference, TableReference, plan_err};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::ViewTable;
@@ -334,8 +334,9 @@ pub(crate) async fn run_ddl(
     plan: LogicalPlan,
     ast: Option<ExternalTableAst>,
 ) -> Result<DataFrame> {
-    let LogicalPlan::Ddl(ddl) = plan else {
-        return execute(session, plan).await;
+    let ddl = match plan {
+        LogicalPlan::Ddl(ddl) => ddl,
+        other => return execute(session, other).await,
     };
     match ddl {
         DdlStatement::CreateExternalTable(cmd) => {
