@@ -56,6 +56,11 @@ const MIGRATIONS: &[&str] = &[
 /// The newest catalog version this build writes.
 pub const CATALOG_VERSION: i64 = MIGRATIONS.len() as i64;
 
+/// A boxed future that is `Send`: the catalog's async methods return these so that callers
+/// (which spawn sessions on multi-threaded runtimes) need not prove the driver's futures `Send`
+/// for every lifetime, which the compiler cannot do for sqlx's executors.
+pub type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
+
 /// A connection pool to one catalog database.
 #[derive(Debug, Clone)]
 pub struct CatalogStore {
@@ -74,7 +79,11 @@ fn now_us() -> i64 {
 impl CatalogStore {
     /// Opens (creating if needed) the catalog of the warehouse directory `warehouse`:
     /// `WAREHOUSE/catalog.sqlite`.
-    pub async fn open_warehouse(warehouse: &Path) -> Result<Self> {
+    pub fn open_warehouse<'a>(warehouse: &'a Path) -> Boxed<'a, Result<Self>> {
+        Box::pin(Self::open_warehouse_impl(warehouse))
+    }
+
+    async fn open_warehouse_impl(warehouse: &Path) -> Result<Self> {
         std::fs::create_dir_all(warehouse).map_err(|source| Error::Directory {
             path: warehouse.display().to_string(),
             source,
@@ -84,7 +93,11 @@ impl CatalogStore {
 
     /// Opens a catalog by URL: `sqlite://PATH` (or a plain path) for a SQLite file. A shared
     /// PostgreSQL catalog (`postgres://…`) is not supported yet.
-    pub async fn open_url(url: &str) -> Result<Self> {
+    pub fn open_url<'a>(url: &'a str) -> Boxed<'a, Result<Self>> {
+        Box::pin(Self::open_url_impl(url))
+    }
+
+    async fn open_url_impl(url: &str) -> Result<Self> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             return Err(Error::Unsupported(
                 "a PostgreSQL catalog (postgres://…) is not yet supported; use a warehouse \
@@ -105,7 +118,11 @@ impl CatalogStore {
 
     /// Opens (creating if needed) the SQLite catalog file `path` and brings its tables to the
     /// current version.
-    pub async fn open_file(path: &Path) -> Result<Self> {
+    pub fn open_file<'a>(path: &'a Path) -> Boxed<'a, Result<Self>> {
+        Box::pin(Self::open_file_impl(path))
+    }
+
+    async fn open_file_impl(path: &Path) -> Result<Self> {
         let location = path.display().to_string();
         let options = SqliteConnectOptions::new()
             .filename(PathBuf::from(path))
@@ -183,7 +200,7 @@ impl CatalogStore {
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(error())?;
-        sqlx::raw_sql(
+        sqlx::query(
             "CREATE TABLE IF NOT EXISTS hepq_catalog_version (
                 version INTEGER NOT NULL PRIMARY KEY,
                 applied_at INTEGER NOT NULL
@@ -206,7 +223,7 @@ impl CatalogStore {
             });
         }
         for (index, migration) in MIGRATIONS.iter().enumerate().skip(current as usize) {
-            sqlx::raw_sql(migration)
+            sqlx::query(migration)
                 .execute(&mut *tx)
                 .await
                 .map_err(error())?;
@@ -222,7 +239,11 @@ impl CatalogStore {
     }
 
     /// Every `CREATE SCHEMA` of the catalog, by name.
-    pub async fn schemas(&self) -> Result<Vec<SchemaEntry>> {
+    pub fn schemas<'a>(&'a self) -> Boxed<'a, Result<Vec<SchemaEntry>>> {
+        Box::pin(self.schemas_impl())
+    }
+
+    async fn schemas_impl(&self) -> Result<Vec<SchemaEntry>> {
         let rows = sqlx::query("SELECT name, created_at FROM hepq_schemas ORDER BY name")
             .fetch_all(&self.pool)
             .await
@@ -238,7 +259,11 @@ impl CatalogStore {
     }
 
     /// Whether `CREATE SCHEMA name` is recorded.
-    pub async fn schema_exists(&self, name: &str) -> Result<bool> {
+    pub fn schema_exists<'a>(&'a self, name: &'a str) -> Boxed<'a, Result<bool>> {
+        Box::pin(self.schema_exists_impl(name))
+    }
+
+    async fn schema_exists_impl(&self, name: &str) -> Result<bool> {
         let found: Option<String> = sqlx::query_scalar("SELECT name FROM hepq_schemas WHERE name = ?")
             .bind(name)
             .fetch_optional(&self.pool)
@@ -248,7 +273,11 @@ impl CatalogStore {
     }
 
     /// Every table and view of the catalog, by schema and name.
-    pub async fn tables(&self) -> Result<Vec<TableEntry>> {
+    pub fn tables<'a>(&'a self) -> Boxed<'a, Result<Vec<TableEntry>>> {
+        Box::pin(self.tables_impl())
+    }
+
+    async fn tables_impl(&self) -> Result<Vec<TableEntry>> {
         let rows = sqlx::query(
             "SELECT schema_name, name, kind, format, location, options, partition_columns, \
              definition, created_at FROM hepq_tables ORDER BY schema_name, name",
@@ -260,7 +289,11 @@ impl CatalogStore {
     }
 
     /// The table or view `schema.name`, if recorded.
-    pub async fn table(&self, schema: &str, name: &str) -> Result<Option<TableEntry>> {
+    pub fn table<'a>(&'a self, schema: &'a str, name: &'a str) -> Boxed<'a, Result<Option<TableEntry>>> {
+        Box::pin(self.table_impl(schema, name))
+    }
+
+    async fn table_impl(&self, schema: &str, name: &str) -> Result<Option<TableEntry>> {
         let row = sqlx::query(
             "SELECT schema_name, name, kind, format, location, options, partition_columns, \
              definition, created_at FROM hepq_tables WHERE schema_name = ? AND name = ?",
@@ -314,7 +347,11 @@ impl CatalogStore {
     }
 
     /// Records `CREATE SCHEMA name` (nothing happens if it is recorded already).
-    pub async fn create_schema(&self, name: &str) -> Result<()> {
+    pub fn create_schema<'a>(&'a self, name: &'a str) -> Boxed<'a, Result<()>> {
+        Box::pin(self.create_schema_impl(name))
+    }
+
+    async fn create_schema_impl(&self, name: &str) -> Result<()> {
         let error = || self.query_error(format!("record schema {name}"));
         let mut tx = self
             .pool
@@ -333,7 +370,11 @@ impl CatalogStore {
 
     /// Removes schema `name` and, with `cascade`, its tables; without `cascade` a schema that
     /// still holds tables is refused (naming them) and nothing changes.
-    pub async fn drop_schema(&self, name: &str, cascade: bool) -> Result<()> {
+    pub fn drop_schema<'a>(&'a self, name: &'a str, cascade: bool) -> Boxed<'a, Result<()>> {
+        Box::pin(self.drop_schema_impl(name, cascade))
+    }
+
+    async fn drop_schema_impl(&self, name: &str, cascade: bool) -> Result<()> {
         let error = || self.query_error(format!("remove schema {name}"));
         let mut tx = self
             .pool
@@ -375,7 +416,11 @@ impl CatalogStore {
     /// Records a table or view (and its schema, if not recorded yet). With `replace` an
     /// existing row of that name is replaced; without, an existing row is an error.
     /// Returns the entry as stored (with its creation time).
-    pub async fn put_table(&self, entry: &TableEntry, replace: bool) -> Result<TableEntry> {
+    pub fn put_table<'a>(&'a self, entry: &'a TableEntry, replace: bool) -> Boxed<'a, Result<TableEntry>> {
+        Box::pin(self.put_table_impl(entry, replace))
+    }
+
+    async fn put_table_impl(&self, entry: &TableEntry, replace: bool) -> Result<TableEntry> {
         let qualified = entry.qualified_name();
         let error = || self.query_error(format!("record table {qualified}"));
         let options = serde_json::to_string(&entry.options).map_err(|e| Error::Corrupt {
@@ -448,7 +493,11 @@ impl CatalogStore {
     }
 
     /// Removes table or view `schema.name`; returns whether a row was removed.
-    pub async fn drop_table(&self, schema: &str, name: &str) -> Result<bool> {
+    pub fn drop_table<'a>(&'a self, schema: &'a str, name: &'a str) -> Boxed<'a, Result<bool>> {
+        Box::pin(self.drop_table_impl(schema, name))
+    }
+
+    async fn drop_table_impl(&self, schema: &str, name: &str) -> Result<bool> {
         let error = || self.query_error(format!("remove table {schema}.{name}"));
         let mut tx = self
             .pool
