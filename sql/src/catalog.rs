@@ -24,7 +24,10 @@ use datafusion::logical_expr::{DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::optimizer::Analyzer;
 use datafusion::optimizer::analyzer::type_coercion::TypeCoercion;
 use datafusion::sql::parser::{CreateExternalTable as ExternalTableAst, DFParser, Statement};
-use datafusion::sql::sqlparser::ast::Value;
+use datafusion::sql::planner::object_name_to_table_reference;
+use datafusion::sql::sqlparser::ast::{
+    Ident, ObjectName, ObjectType, Statement as SqlStatement, Value,
+};
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use hepq_catalog::{
     CatalogStore, PersistentSchema, SYSTEM_SCHEMA, Slot, SystemSchema, TableEntry, TableFactory,
@@ -37,6 +40,11 @@ use crate::session::{HepqSession, configure_s3, quote_literal};
 
 /// The catalog whose schemas persist (the session's default catalog).
 pub const DEFAULT_CATALOG: &str = "hepq";
+
+/// A schema no session has: a stored statement is planned under a name in it, because the
+/// planner looks up every table a statement names, the one it creates too, and opening a stored
+/// table must not ask for itself.
+const REOPEN_SCHEMA: &str = "__hepq_catalog_reopen";
 
 /// Schemas that hold no persistent tables.
 const RESERVED_SCHEMAS: &[&str] = &["information_schema", "pg_catalog", SYSTEM_SCHEMA];
@@ -100,9 +108,25 @@ impl TableFactory for StoredTables {
         let Some(state) = (self.state)() else {
             return plan_err!("the session has ended");
         };
-        let statement = parse_one(&state, &entry.definition)?;
+        let mut statement = parse_one(&state, &entry.definition)?;
+        let placeholder =
+            ObjectName::from(vec![Ident::new(REOPEN_SCHEMA), Ident::new(entry.name.as_str())]);
+        match &mut statement {
+            Statement::CreateExternalTable(create) => create.name = placeholder,
+            Statement::Statement(sql) => {
+                if let SqlStatement::CreateView(view) = sql.as_mut() {
+                    view.name = placeholder;
+                }
+            }
+            _ => {}
+        }
         match state.statement_to_plan(statement).await? {
             LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut cmd)) => {
+                cmd.name = TableReference::full(
+                    DEFAULT_CATALOG,
+                    entry.schema.as_str(),
+                    entry.name.as_str(),
+                );
                 configure_s3(&self.registry, &mut cmd).map_err(DataFusionError::from)?;
                 let file_type = cmd.file_type.to_uppercase();
                 let Some(factory) = state.table_factories().get(file_type.as_str()) else {
@@ -307,6 +331,56 @@ fn take_unopened(session: &HepqSession, schema: &str, table: &str) -> Option<(Ar
     }
     let slot = persistent.take(table)?;
     Some((provider, slot))
+}
+
+/// Stored tables taken out of the session for one statement: (schema, table name, slot).
+pub(crate) type Hidden = Vec<(Arc<dyn SchemaProvider>, String, Slot)>;
+
+/// Takes out of the session the stored, unopened tables that `statement` drops or replaces
+/// (`DROP TABLE`/`DROP VIEW`, `CREATE OR REPLACE …`): the planner would otherwise open them
+/// first, which fails for a table whose files are gone. [`restore_hidden`] puts them back if
+/// the statement fails.
+pub(crate) fn hide_targets(session: &HepqSession, statement: &Statement) -> Hidden {
+    let names: Vec<ObjectName> = match statement {
+        Statement::CreateExternalTable(create) if create.or_replace => vec![create.name.clone()],
+        Statement::Statement(sql) => match sql.as_ref() {
+            SqlStatement::CreateView(view) if view.or_replace => vec![view.name.clone()],
+            SqlStatement::Drop {
+                object_type: ObjectType::Table | ObjectType::View,
+                names,
+                ..
+            } => names.clone(),
+            _ => vec![],
+        },
+        _ => vec![],
+    };
+    let normalize = session
+        .context()
+        .state()
+        .config()
+        .options()
+        .sql_parser
+        .enable_ident_normalization;
+    let mut hidden = Vec::new();
+    for name in names {
+        let Ok(reference) = object_name_to_table_reference(name, normalize) else {
+            continue;
+        };
+        let Some((schema, table)) = persistent_name(session, &reference) else {
+            continue;
+        };
+        if let Some((provider, slot)) = take_unopened(session, &schema, &table) {
+            hidden.push((provider, table, slot));
+        }
+    }
+    hidden
+}
+
+/// Puts back what [`hide_targets`] took out.
+pub(crate) fn restore_hidden(hidden: Hidden) {
+    for (provider, table, slot) in hidden {
+        put_back(Some((provider, slot)), &table);
+    }
 }
 
 fn put_back(taken: Option<(Arc<dyn SchemaProvider>, Slot)>, table: &str) {

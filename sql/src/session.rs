@@ -224,6 +224,18 @@ impl HepqSession {
 
     /// [`HepqSession::run_statement`], recording DDL in the catalog only when `persist`.
     async fn execute(&self, statement: Statement, persist: bool) -> Result<DataFrame> {
+        let hidden = match self.catalog {
+            Some(_) if persist => crate::catalog::hide_targets(self, &statement),
+            _ => Vec::new(),
+        };
+        let result = self.execute_with(statement, persist).await;
+        if result.is_err() {
+            crate::catalog::restore_hidden(hidden);
+        }
+        result
+    }
+
+    async fn execute_with(&self, statement: Statement, persist: bool) -> Result<DataFrame> {
         let store = self.catalog.as_ref().filter(|_| persist);
         let external = match (&statement, store) {
             (Statement::CreateExternalTable(ast), Some(_)) => Some(ast.clone()),
