@@ -226,7 +226,11 @@ mod tests {
         let factory = Arc::new(Counting::default());
         let schema = PersistentSchema::new(
             "lhc",
-            [entry("a", TableKind::External), entry("v", TableKind::View), entry("gone", TableKind::External)],
+            [
+                entry("a", TableKind::External),
+                entry("v", TableKind::View),
+                entry("gone", TableKind::External),
+            ],
             Arc::clone(&factory) as Arc<dyn TableFactory>,
         );
         assert_eq!(schema.table_names(), ["a", "gone", "v"]);
@@ -236,12 +240,22 @@ mod tests {
         schema.table("a").await.unwrap().unwrap();
         assert_eq!(factory.0.load(Ordering::SeqCst), 1);
         let err = schema.table("gone").await.unwrap_err().to_string();
-        assert!(err.contains("lhc.gone") && err.contains("/data/gone.root"), "{err}");
+        assert!(
+            err.contains("lhc.gone") && err.contains("/data/gone.root"),
+            "{err}"
+        );
         assert!(schema.table_exist("gone"), "a broken table stays listed");
         let taken = schema.take("gone").unwrap();
         assert!(!schema.table_exist("gone"));
         schema.restore("gone", taken);
         assert!(schema.is_unopened("gone"));
-        assert!(schema.register_table("a".into(), Arc::new(EmptyTable::new(Arc::new(Schema::empty())))).is_err());
+        assert!(
+            schema
+                .register_table(
+                    "a".into(),
+                    Arc::new(EmptyTable::new(Arc::new(Schema::empty())))
+                )
+                .is_err()
+        );
     }
 }

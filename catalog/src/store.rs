@@ -174,10 +174,11 @@ impl CatalogStore {
         if exists.is_none() {
             return Ok(0);
         }
-        let version: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM hepq_catalog_version")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(open_error)?;
+        let version: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM hepq_catalog_version")
+                .fetch_one(&self.pool)
+                .await
+                .map_err(open_error)?;
         Ok(version.unwrap_or(0))
     }
 
@@ -210,10 +211,11 @@ impl CatalogStore {
         .await
         .map_err(error())?;
         // Another process may have migrated since we looked.
-        let current: Option<i64> = sqlx::query_scalar("SELECT max(version) FROM hepq_catalog_version")
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(error())?;
+        let current: Option<i64> =
+            sqlx::query_scalar("SELECT max(version) FROM hepq_catalog_version")
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(error())?;
         let current = current.unwrap_or(0);
         if current > CATALOG_VERSION {
             return Err(Error::TooNew {
@@ -264,11 +266,12 @@ impl CatalogStore {
     }
 
     async fn schema_exists_impl(&self, name: &str) -> Result<bool> {
-        let found: Option<String> = sqlx::query_scalar("SELECT name FROM hepq_schemas WHERE name = ?")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(self.query_error(format!("look up schema {name}")))?;
+        let found: Option<String> =
+            sqlx::query_scalar("SELECT name FROM hepq_schemas WHERE name = ?")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(self.query_error(format!("look up schema {name}")))?;
         Ok(found.is_some())
     }
 
@@ -289,7 +292,11 @@ impl CatalogStore {
     }
 
     /// The table or view `schema.name`, if recorded.
-    pub fn table<'a>(&'a self, schema: &'a str, name: &'a str) -> Boxed<'a, Result<Option<TableEntry>>> {
+    pub fn table<'a>(
+        &'a self,
+        schema: &'a str,
+        name: &'a str,
+    ) -> Boxed<'a, Result<Option<TableEntry>>> {
         Box::pin(self.table_impl(schema, name))
     }
 
@@ -330,8 +337,12 @@ impl CatalogStore {
         let options: BTreeMap<String, String> = serde_json::from_str(&options)
             .map_err(|e| corrupt(format!("options are not a JSON object of strings: {e}")))?;
         let partition_columns: String = self.column(row, "partition_columns", &what)?;
-        let partition_columns: Vec<String> = serde_json::from_str(&partition_columns)
-            .map_err(|e| corrupt(format!("partition_columns is not a JSON array of strings: {e}")))?;
+        let partition_columns: Vec<String> =
+            serde_json::from_str(&partition_columns).map_err(|e| {
+                corrupt(format!(
+                    "partition_columns is not a JSON array of strings: {e}"
+                ))
+            })?;
         let kind: String = self.column(row, "kind", &what)?;
         Ok(TableEntry {
             kind: TableKind::parse(&kind),
@@ -382,12 +393,13 @@ impl CatalogStore {
             .await
             .map_err(error())?;
         if !cascade {
-            let tables: Vec<String> =
-                sqlx::query_scalar("SELECT name FROM hepq_tables WHERE schema_name = ? ORDER BY name")
-                    .bind(name)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err(error())?;
+            let tables: Vec<String> = sqlx::query_scalar(
+                "SELECT name FROM hepq_tables WHERE schema_name = ? ORDER BY name",
+            )
+            .bind(name)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(error())?;
             if !tables.is_empty() {
                 return Err(Error::Conflict {
                     location: self.location.clone(),
@@ -416,7 +428,11 @@ impl CatalogStore {
     /// Records a table or view (and its schema, if not recorded yet). With `replace` an
     /// existing row of that name is replaced; without, an existing row is an error.
     /// Returns the entry as stored (with its creation time).
-    pub fn put_table<'a>(&'a self, entry: &'a TableEntry, replace: bool) -> Boxed<'a, Result<TableEntry>> {
+    pub fn put_table<'a>(
+        &'a self,
+        entry: &'a TableEntry,
+        replace: bool,
+    ) -> Boxed<'a, Result<TableEntry>> {
         Box::pin(self.put_table_impl(entry, replace))
     }
 
@@ -558,7 +574,13 @@ mod tests {
         store.close().await;
 
         let store = CatalogStore::open_warehouse(dir.path()).await.unwrap();
-        let names: Vec<String> = store.schemas().await.unwrap().into_iter().map(|s| s.name).collect();
+        let names: Vec<String> = store
+            .schemas()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| s.name)
+            .collect();
         assert_eq!(names, ["lhc"]);
         let tables = store.tables().await.unwrap();
         assert_eq!(tables.len(), 2);
@@ -582,7 +604,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(CATALOG_FILE);
         std::fs::write(&path, b"this is not a SQLite database, just some text....").unwrap();
-        let err = CatalogStore::open_warehouse(dir.path()).await.unwrap_err().to_string();
+        let err = CatalogStore::open_warehouse(dir.path())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains(&path.display().to_string()), "{err}");
     }
 
@@ -595,9 +620,15 @@ mod tests {
             .await
             .unwrap();
         store.close().await;
-        let err = CatalogStore::open_warehouse(dir.path()).await.unwrap_err().to_string();
+        let err = CatalogStore::open_warehouse(dir.path())
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("version 99"), "{err}");
-        let err = CatalogStore::open_url("postgres://localhost/hepq").await.unwrap_err().to_string();
+        let err = CatalogStore::open_url("postgres://localhost/hepq")
+            .await
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("not yet supported"), "{err}");
     }
 }

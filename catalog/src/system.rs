@@ -7,7 +7,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use datafusion::arrow::array::{ArrayRef, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondArray};
+use datafusion::arrow::array::{
+    ArrayRef, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondArray,
+};
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{Result, exec_err};
@@ -123,11 +125,15 @@ impl SchemaProvider for SystemSchema {
         name: String,
         _table: Arc<dyn TableProvider>,
     ) -> Result<Option<Arc<dyn TableProvider>>> {
-        exec_err!("cannot create {SYSTEM_SCHEMA}.{name}: schema {SYSTEM_SCHEMA} holds hepq's read-only system tables")
+        exec_err!(
+            "cannot create {SYSTEM_SCHEMA}.{name}: schema {SYSTEM_SCHEMA} holds hepq's read-only system tables"
+        )
     }
 
     fn deregister_table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        exec_err!("cannot drop {SYSTEM_SCHEMA}.{name}: schema {SYSTEM_SCHEMA} holds hepq's read-only system tables")
+        exec_err!(
+            "cannot drop {SYSTEM_SCHEMA}.{name}: schema {SYSTEM_SCHEMA} holds hepq's read-only system tables"
+        )
     }
 
     fn table_exist(&self, name: &str) -> bool {

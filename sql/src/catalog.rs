@@ -109,8 +109,10 @@ impl TableFactory for StoredTables {
             return plan_err!("the session has ended");
         };
         let mut statement = parse_one(&state, &entry.definition)?;
-        let placeholder =
-            ObjectName::from(vec![Ident::new(REOPEN_SCHEMA), Ident::new(entry.name.as_str())]);
+        let placeholder = ObjectName::from(vec![
+            Ident::new(REOPEN_SCHEMA),
+            Ident::new(entry.name.as_str()),
+        ]);
         match &mut statement {
             Statement::CreateExternalTable(create) => create.name = placeholder,
             Statement::Statement(sql) => {
@@ -160,9 +162,9 @@ pub(crate) async fn install(
     store: &Arc<CatalogStore>,
     factory: Arc<dyn TableFactory>,
 ) -> Result<Vec<String>> {
-    let catalog = ctx.catalog(DEFAULT_CATALOG).ok_or_else(|| {
-        Error::Config(format!("the session has no catalog '{DEFAULT_CATALOG}'"))
-    })?;
+    let catalog = ctx
+        .catalog(DEFAULT_CATALOG)
+        .ok_or_else(|| Error::Config(format!("the session has no catalog '{DEFAULT_CATALOG}'")))?;
     let mut warnings = Vec::new();
     let mut by_schema: BTreeMap<String, Vec<TableEntry>> = BTreeMap::new();
     by_schema.insert("public".into(), Vec::new());
@@ -173,7 +175,10 @@ pub(crate) async fn install(
         if let Some(problem) = missing_location(&table) {
             warnings.push(problem);
         }
-        by_schema.entry(table.schema.clone()).or_default().push(table);
+        by_schema
+            .entry(table.schema.clone())
+            .or_default()
+            .push(table);
     }
     for (name, tables) in by_schema {
         if RESERVED_SCHEMAS.contains(&name.as_str()) {
@@ -187,7 +192,10 @@ pub(crate) async fn install(
         let schema = PersistentSchema::new(name.clone(), tables, Arc::clone(&factory));
         catalog.register_schema(&name, Arc::new(schema))?;
     }
-    catalog.register_schema(SYSTEM_SCHEMA, Arc::new(SystemSchema::new(Arc::clone(store))))?;
+    catalog.register_schema(
+        SYSTEM_SCHEMA,
+        Arc::new(SystemSchema::new(Arc::clone(store))),
+    )?;
     Ok(warnings)
 }
 
@@ -204,7 +212,10 @@ fn missing_location(table: &TableEntry) -> Option<String> {
     }
     // For a glob, the folder before its first wildcard.
     let fixed = match first.find(['*', '?', '[']) {
-        Some(i) => first[..i].rsplit_once('/').map(|(dir, _)| dir).unwrap_or("."),
+        Some(i) => first[..i]
+            .rsplit_once('/')
+            .map(|(dir, _)| dir)
+            .unwrap_or("."),
         None => first,
     };
     if Path::new(fixed).exists() {
@@ -306,9 +317,7 @@ fn persistent_name(session: &HepqSession, name: &TableReference) -> Option<(Stri
     let resolved = name
         .clone()
         .resolve(&options.default_catalog, &options.default_schema);
-    if &*resolved.catalog != DEFAULT_CATALOG
-        || RESERVED_SCHEMAS.contains(&&*resolved.schema)
-    {
+    if &*resolved.catalog != DEFAULT_CATALOG || RESERVED_SCHEMAS.contains(&&*resolved.schema) {
         return None;
     }
     Some((resolved.schema.to_string(), resolved.table.to_string()))
@@ -323,7 +332,11 @@ fn schema_provider(session: &HepqSession, schema: &str) -> Option<Arc<dyn Schema
 
 /// Takes a stored, not yet opened table out of the session (so that a statement replacing
 /// it need not open it first).
-fn take_unopened(session: &HepqSession, schema: &str, table: &str) -> Option<(Arc<dyn SchemaProvider>, Slot)> {
+fn take_unopened(
+    session: &HepqSession,
+    schema: &str,
+    table: &str,
+) -> Option<(Arc<dyn SchemaProvider>, Slot)> {
     let provider = schema_provider(session, schema)?;
     let persistent = provider.downcast_ref::<PersistentSchema>()?;
     if !persistent.is_unopened(table) {
@@ -416,12 +429,20 @@ pub(crate) async fn run_ddl(
         DdlStatement::CreateExternalTable(cmd) => {
             let (Some((schema, table)), Some(ast)) = (persistent_name(session, &cmd.name), ast)
             else {
-                return execute(session, LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd))).await;
+                return execute(
+                    session,
+                    LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)),
+                )
+                .await;
             };
             let existed = session.context().table_exist(cmd.name.clone())?;
             let or_replace = cmd.or_replace;
             if existed && cmd.if_not_exists {
-                return execute(session, LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd))).await;
+                return execute(
+                    session,
+                    LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)),
+                )
+                .await;
             }
             let entry = TableEntry {
                 schema: schema.clone(),
@@ -501,10 +522,18 @@ pub(crate) async fn run_ddl(
                 _ => None,
             };
             let Some(name) = name.filter(|n| !RESERVED_SCHEMAS.contains(&n.as_str())) else {
-                return execute(session, LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(cmd))).await;
+                return execute(
+                    session,
+                    LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(cmd)),
+                )
+                .await;
             };
             let existed = schema_provider(session, &name).is_some();
-            let df = execute(session, LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(cmd))).await?;
+            let df = execute(
+                session,
+                LogicalPlan::Ddl(DdlStatement::CreateCatalogSchema(cmd)),
+            )
+            .await?;
             if !existed && let Err(e) = store.create_schema(&name).await {
                 if let Some(catalog) = session.context().catalog(DEFAULT_CATALOG) {
                     let _ = catalog.deregister_schema(&name, true);
@@ -529,7 +558,11 @@ pub(crate) async fn run_ddl(
                 .default_catalog
                 .clone();
             if catalog.unwrap_or(default) != DEFAULT_CATALOG {
-                return execute(session, LogicalPlan::Ddl(DdlStatement::DropCatalogSchema(cmd))).await;
+                return execute(
+                    session,
+                    LogicalPlan::Ddl(DdlStatement::DropCatalogSchema(cmd)),
+                )
+                .await;
             }
             if name == SYSTEM_SCHEMA {
                 return Err(Error::Config(format!(
@@ -554,7 +587,11 @@ pub(crate) async fn run_ddl(
                     )));
                 }
             }
-            let df = execute(session, LogicalPlan::Ddl(DdlStatement::DropCatalogSchema(cmd))).await?;
+            let df = execute(
+                session,
+                LogicalPlan::Ddl(DdlStatement::DropCatalogSchema(cmd)),
+            )
+            .await?;
             store.drop_schema(&name, cascade).await?;
             Ok(df)
         }
@@ -616,7 +653,10 @@ async fn drop_table(
         .is_some_and(|p| p.is_unopened(&table));
     let in_session = provider.as_ref().is_some_and(|p| p.table_exist(&table));
     let df = if unopened || !in_session {
-        if let Some(p) = provider.as_ref().and_then(|p| p.downcast_ref::<PersistentSchema>()) {
+        if let Some(p) = provider
+            .as_ref()
+            .and_then(|p| p.downcast_ref::<PersistentSchema>())
+        {
             p.take(&table);
         }
         empty_result(session)?
@@ -668,7 +708,10 @@ mod tests {
     fn relative_locations_become_absolute() {
         let here = std::env::current_dir().unwrap();
         let got = absolute_location("no/such/dir/");
-        assert!(got.starts_with(&here.display().to_string()) && got.ends_with("no/such/dir/"), "{got}");
+        assert!(
+            got.starts_with(&here.display().to_string()) && got.ends_with("no/such/dir/"),
+            "{got}"
+        );
         assert_eq!(absolute_location("/data/x.root"), "/data/x.root");
         assert_eq!(absolute_location("s3://b/k"), "s3://b/k");
     }

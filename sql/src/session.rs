@@ -251,7 +251,10 @@ impl HepqSession {
             }
             LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut cmd)) if cmd.temporary => {
                 cmd.temporary = false;
-                (LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)), true)
+                (
+                    LogicalPlan::Ddl(DdlStatement::CreateExternalTable(cmd)),
+                    true,
+                )
             }
             plan => (plan, false),
         };

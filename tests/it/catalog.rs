@@ -126,7 +126,11 @@ async fn tables_of_every_format_and_views_survive_a_restart() {
     drop(s);
     let s = open(&warehouse).await;
     assert!(error(&s, "SELECT * FROM staff").await.contains("staff"));
-    assert!(error(&s, "SELECT * FROM lhc.two_muons").await.contains("two_muons"));
+    assert!(
+        error(&s, "SELECT * FROM lhc.two_muons")
+            .await
+            .contains("two_muons")
+    );
     assert_eq!(rows(&s, "SELECT count(*) FROM hit").await, [["180"]]);
     let table = hepq_catalog_store(&warehouse)
         .await
@@ -134,7 +138,11 @@ async fn tables_of_every_format_and_views_survive_a_restart() {
         .await
         .unwrap()
         .unwrap();
-    assert!(table.definition.contains("'tier' 'hit'"), "{}", table.definition);
+    assert!(
+        table.definition.contains("'tier' 'hit'"),
+        "{}",
+        table.definition
+    );
     assert!(
         Path::new(table.location.as_deref().unwrap()).is_absolute(),
         "relative locations are stored absolute: {:?}",
@@ -219,13 +227,19 @@ async fn a_table_whose_files_vanished_is_a_warning_not_a_failure() {
     let s = open(dir.path()).await;
     let gone = data.join("gone.parquet").display().to_string();
     assert!(
-        s.warnings().iter().any(|w| w.contains("public.gone") && w.contains(&gone)),
+        s.warnings()
+            .iter()
+            .any(|w| w.contains("public.gone") && w.contains(&gone)),
         "{:?}",
         s.warnings()
     );
     let err = error(&s, "SELECT * FROM gone").await;
     assert!(err.contains("public.gone") && err.contains(&gone), "{err}");
-    assert!(error(&s, "SELECT * FROM both_tables").await.contains("gone"));
+    assert!(
+        error(&s, "SELECT * FROM both_tables")
+            .await
+            .contains("gone")
+    );
     assert_eq!(rows(&s, "SELECT x FROM kept").await, [["2"]]);
     assert_eq!(
         rows(

@@ -31,7 +31,10 @@ pub async fn run(session: &HepqSession, format: OutputFormat) -> CliResult<()> {
         env!("CARGO_PKG_VERSION")
     );
     match session.catalog() {
-        Some(catalog) => println!("Catalog: {} (tables and views you create are kept).", catalog.location()),
+        Some(catalog) => println!(
+            "Catalog: {} (tables and views you create are kept).",
+            catalog.location()
+        ),
         None => println!(
             "No warehouse: tables and views last until you quit (--warehouse DIR, or \
              --warehouse default, keeps them)."
