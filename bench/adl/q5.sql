@@ -6,7 +6,7 @@ WITH muon_pairs AS (
     SELECT MET_pt, Muon_pt, Muon_eta, Muon_phi, Muon_mass, Muon_charge,
            list_argcombinations(Muon_pt, 2) AS pair
     FROM events
-    WHERE nMuon >= 2
+    WHERE cardinality(Muon_pt) >= 2
 )
 SELECT hist(MET_pt, 100, 0, 2000) AS h
 FROM muon_pairs

@@ -11,9 +11,9 @@ WITH leptons AS (
            array_concat(Electron_phi, Muon_phi) AS phi,
            array_concat(Electron_mass, Muon_mass) AS mass,
            array_concat(Electron_charge, Muon_charge) AS charge,
-           array_concat(array_repeat(0, nElectron), array_repeat(1, nMuon)) AS flavour
+           array_concat(array_repeat(0, cardinality(Electron_pt)), array_repeat(1, cardinality(Muon_pt))) AS flavour
     FROM events
-    WHERE nElectron + nMuon >= 3
+    WHERE cardinality(Electron_pt) + cardinality(Muon_pt) >= 3
 ),
 sfos_pairs AS (
     SELECT MET_pt, MET_phi, pt, eta, phi, mass,

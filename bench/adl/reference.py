@@ -75,7 +75,7 @@ def q5(events):
 
 
 def _best_trijets(events):
-    jets = _four_vectors(events[events.nJet >= 3], "Jet", ("btag",))
+    jets = _four_vectors(events[ak.num(events.Jet_pt) >= 3], "Jet", ("btag",))
     a, b, c = ak.unzip(ak.combinations(jets, 3))
     trijet = a + b + c
     best = ak.argmin(abs(trijet.mass - 172.5), axis=1, keepdims=True)
