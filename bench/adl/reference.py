@@ -12,7 +12,8 @@ choices as the SQL in bench/adl/qN.sql:
 
     python bench/adl/reference.py FILE.root [q1 q2 …]   # prints {query: UHI document} as JSON
 
-`histograms(path)` returns {query: hist.Hist}; the test and the benchmark import it.
+`histograms(files)` returns {query: hist.Hist} and `run(query, files)` one of them, reading only
+the task's branches, batch by batch; the test and the benchmark (bench/adl/run) import them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,20 @@ BINNING = {
     "q8": (100, 15, 250),
 }
 QUERIES = list(BINNING)
+
+_P4 = ("pt", "eta", "phi", "mass")
+# The branches each task reads (an analyst reads only what a task needs).
+BRANCHES = {
+    "q1": ["MET_pt"],
+    "q2": ["Jet_pt"],
+    "q3": ["Jet_pt", "Jet_eta"],
+    "q4": ["MET_pt", "Jet_pt"],
+    "q5": ["MET_pt"] + [f"Muon_{m}" for m in (*_P4, "charge")],
+    "q6a": [f"Jet_{m}" for m in (*_P4, "btag")],
+    "q6b": [f"Jet_{m}" for m in (*_P4, "btag")],
+    "q7": [f"{c}_{m}" for c in ("Jet", "Electron", "Muon") for m in _P4],
+    "q8": ["MET_pt", "MET_phi"] + [f"{c}_{m}" for c in ("Electron", "Muon") for m in (*_P4, "charge")],
+}
 
 
 def _four_vectors(events, prefix: str, extra: tuple[str, ...] = ()) -> ak.Array:
@@ -136,16 +151,19 @@ FUNCTIONS = {"q1": q1, "q2": q2, "q3": q3, "q4": q4, "q5": q5, "q6a": q6a, "q6b"
              "q7": q7, "q8": q8}
 
 
-def histogram(query: str, values) -> hist.Hist:
+def run(query: str, files, step_size: str = "100 MB") -> hist.Hist:
+    """Task `query` over the `Events` trees of `files` (a path or a list), batch by batch."""
+    files = [files] if isinstance(files, (str, bytes)) or not hasattr(files, "__iter__") else files
     bins, low, high = BINNING[query]
     h = hist.Hist(hist.axis.Regular(bins, low, high))
-    h.fill(ak.to_numpy(values).astype(np.float64))
+    for events in uproot.iterate([f"{f}:Events" for f in files], filter_name=BRANCHES[query],
+                                 step_size=step_size):
+        h.fill(ak.to_numpy(FUNCTIONS[query](events)).astype(np.float64))
     return h
 
 
-def histograms(path, queries=QUERIES) -> dict[str, hist.Hist]:
-    events = uproot.open(path)["Events"].arrays()
-    return {q: histogram(q, FUNCTIONS[q](events)) for q in queries}
+def histograms(files, queries=QUERIES) -> dict[str, hist.Hist]:
+    return {q: run(q, files) for q in queries}
 
 
 def main(argv: list[str]) -> int:
@@ -154,7 +172,8 @@ def main(argv: list[str]) -> int:
         return 2
     import uhi.io.json
 
-    out = {q: uhi.io.json.default(h) for q, h in histograms(argv[0], argv[1:] or QUERIES).items()}
+    queries = [a for a in argv[1:] if a in BINNING] or QUERIES
+    out = {q: uhi.io.json.default(h) for q, h in histograms(argv[0], queries).items()}
     print(json.dumps(out, default=uhi.io.json.default))
     return 0
 
