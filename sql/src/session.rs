@@ -147,6 +147,10 @@ impl HepqSession {
         // match as written instead of being folded to lower case. Function names and keywords
         // stay case-insensitive.
         config.options_mut().sql_parser.enable_ident_normalization = false;
+        // DuckDB's dialect (PostgreSQL's, plus lambdas `x -> x * 2` for `array_transform` and
+        // `list_filter`, struct literals `{'a': 1}` and list slices), so analyses written for
+        // DuckDB read the same here. `SET datafusion.sql_parser.dialect = …` changes it.
+        config.options_mut().sql_parser.dialect = datafusion::common::config::Dialect::DuckDB;
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)

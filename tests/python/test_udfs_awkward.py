@@ -352,8 +352,8 @@ def test_nested_reductions(hepq, dataset, kind):
         "list_max(list_select(Jet_pt, list_argcombinations(Jet_pt, 2))) AS mx2, "
         "list_argmin(list_select(Jet_pt, list_argcombinations(Jet_pt, 2))) AS amin2, "
         "list_mean(list_select(Jet_pt, list_argcombinations(Jet_pt, 2))) AS mean2, "
-        "list_count_true(list_select(Jet_pt, list_argcombinations(Jet_pt, 2)) > 30) AS n2, "
-        "list_all(list_select(Jet_pt, list_argcombinations(Jet_pt, 2)) > 30) AS all2",
+        "list_count_true(list_select(Jet_pt > 30, list_argcombinations(Jet_pt, 2))) AS n2, "
+        "list_all(list_select(Jet_pt > 30, list_argcombinations(Jet_pt, 2))) AS all2",
     )
     pairs = ak.concatenate([p[:, :, np.newaxis] for p in ak.unzip(ak.combinations(pt, 2))], axis=-1)
     triples = ak.concatenate([p[:, :, np.newaxis] for p in ak.unzip(ak.combinations(pt, 3))], axis=-1)
