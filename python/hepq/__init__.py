@@ -270,12 +270,14 @@ class Relation:
 
     def awkward(self):
         """Runs the query and returns an ``awkward.Array`` of records (``ak.from_arrow``):
-        list columns become jagged lists."""
+        list columns become jagged lists. Columns, lists and list elements that hold no NULL
+        become non-option types (``var * float32``, as uproot gives), the others option types
+        (``var * ?float32``)."""
         try:
             import awkward as ak
         except ImportError as e:
             raise ImportError("Relation.awkward() needs awkward: pip install awkward") from e
-        return ak.from_arrow(self.arrow())
+        return ak.from_arrow(_strict_nullability(self.arrow()))
 
     def hist(self, column: str | None = None):
         """Loads a single histogram cell (the UHI JSON document of ``hist(...)`` and the other
@@ -390,6 +392,37 @@ def _rows(table) -> list[tuple]:
     if not columns:
         return [()] * table.num_rows
     return list(zip(*columns))
+
+
+def _strict_nullability(table):
+    """``table`` with every field that holds no NULL marked non-nullable (buffers shared).
+
+    The engine declares list elements nullable; awkward turns every nullable Arrow field into
+    an option type, which analysts do not expect for ROOT branches that cannot hold NULLs.
+    """
+    import pyarrow as pa
+
+    def tighten(field, arrays):
+        t = field.type
+        has_nulls = any(a.null_count for a in arrays)
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            child = tighten(t.value_field, [a.flatten() for a in arrays])
+            if pa.types.is_list(t):
+                t = pa.list_(child)
+            elif pa.types.is_large_list(t):
+                t = pa.large_list(child)
+            else:
+                t = pa.list_(child, t.list_size)
+        elif pa.types.is_struct(t):
+            children = [tighten(t.field(i), [a.field(i) for a in arrays]) for i in range(t.num_fields)]
+            t = pa.struct(children)
+        return pa.field(field.name, t, nullable=has_nulls, metadata=field.metadata)
+
+    schema = pa.schema(
+        [tighten(f, table.column(i).chunks) for i, f in enumerate(table.schema)],
+        metadata=table.schema.metadata,
+    )
+    return table if schema.equals(table.schema, check_metadata=True) else table.cast(schema)
 
 
 def _load_hist(document: str):
