@@ -1045,6 +1045,14 @@ pub fn functions(catalog: Arc<PgCatalog>) -> Vec<ScalarUDF> {
             constant(ScalarValue::Int32(Some(identity.pid))),
         ),
         udf(
+            // hepq has no advisory locks, so there is never one to release (asyncpg's pool
+            // calls this when a connection goes back to the pool).
+            "pg_advisory_unlock_all",
+            &[0],
+            Ret::Fixed(D::Utf8),
+            constant(ScalarValue::Utf8(None)),
+        ),
+        udf(
             "pg_is_in_recovery",
             &[0],
             Ret::Fixed(D::Boolean),
