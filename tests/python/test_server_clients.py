@@ -106,9 +106,13 @@ def test_asyncpg_types_lists_parameters_nulls(server, duck):
             assert n > 0
             assert await conn.fetchval("SELECT count(*) FROM types WHERE i32 = $1", None) == 0
             assert await conn.fetchval("SELECT $1 IS NULL", None) is True
-            # An array parameter (int4[]), which asyncpg encodes after looking the type up.
-            n = await conn.fetchval("SELECT count(*) FROM types WHERE ints = $1", [0, 1, 2])
+            # Array parameters (int4[], typed from the column or by a cast), which asyncpg
+            # encodes after looking the type up; a parameter typed by its cast.
+            n = await conn.fetchval("SELECT count(*) FROM types WHERE ints IS NOT DISTINCT FROM $1", [0, 1, 2])
             assert n == duck.execute("SELECT count(*) FROM types WHERE ints = [0, 1, 2]").fetchone()[0] > 0
+            assert await conn.fetchval("SELECT cardinality($1::int4[])", [4, None, 6]) == 3
+            assert await conn.fetchval("SELECT $1::int + 1", 41) == 42
+            assert await conn.fetchval("SELECT $1::text[]", ["a", None, "é"]) == ["a", None, "é"]
             # A prepared statement, run several times.
             stmt = await conn.prepare("SELECT vals FROM types WHERE id = $1")
             for i in (1, 2, 3, 9):

@@ -625,6 +625,18 @@ fn statement_write_kind(statement: &DFStatement) -> Option<String> {
 
 /// Sorts a parsed statement into what the server answers itself and what the engine plans.
 fn classify(statement: DFStatement) -> Parsed {
+    // DataFusion's parser reads `RESET` itself.
+    if let DFStatement::Reset(hepq_sql::datafusion::sql::parser::ResetStatement::Variable(name)) =
+        &statement
+    {
+        let name = object_name_text(name);
+        if name.eq_ignore_ascii_case("all") {
+            return Parsed::Command(Command::ResetAll);
+        }
+        if !is_engine_setting(&name) {
+            return Parsed::Command(Command::Set(name, None));
+        }
+    }
     let DFStatement::Statement(inner) = statement else {
         return Parsed::Engine(statement);
     };
@@ -2360,9 +2372,42 @@ fn text_row(out: &mut BytesMut, values: &[Option<&str>]) {
     out[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
+/// The types the engine inferred for a plan's parameters, completed by casts: a parameter it
+/// could not type from its use gets the type it is cast to (`$1::int`, `CAST($1 AS TEXT[])`),
+/// as PostgreSQL types it.
+fn parameter_types(
+    plan: &LogicalPlan,
+) -> Result<HashMap<String, Option<DataType>>, hepq_sql::datafusion::error::DataFusionError> {
+    use hepq_sql::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use hepq_sql::datafusion::logical_expr::Expr as E;
+    let mut found = plan.get_parameter_types()?;
+    if found.values().all(Option::is_some) {
+        return Ok(found);
+    }
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                let (inner, field) = match e {
+                    E::Cast(c) => (c.expr.as_ref(), &c.field),
+                    E::TryCast(c) => (c.expr.as_ref(), &c.field),
+                    _ => return Ok(TreeNodeRecursion::Continue),
+                };
+                if let E::Placeholder(p) = inner
+                    && let Some(slot) = found.get_mut(&p.id)
+                    && slot.is_none()
+                {
+                    *slot = Some(field.data_type().clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(found)
+}
+
 /// The parameter types of a statement: declared by the client, else inferred, else text.
 fn param_oids(plan: &LogicalPlan, declared: &[u32]) -> Result<Vec<u32>, PgError> {
-    let inferred = plan.get_parameter_types()?;
+    let inferred = parameter_types(plan)?;
     let n = param_count(&inferred).max(declared.len());
     Ok((0..n)
         .map(|i| {
@@ -2431,7 +2476,7 @@ fn bind_params(
     formats: &[i16],
     params: &[Option<Bytes>],
 ) -> Result<LogicalPlan, PgError> {
-    let inferred = plan.get_parameter_types().map_err(PgError::from)?;
+    let inferred = parameter_types(&plan).map_err(PgError::from)?;
     let needed = param_count(&inferred);
     if params.len() < needed {
         return Err(PgError::new(
@@ -2540,6 +2585,10 @@ mod tests {
             Parsed::Command(Command::Show(_))
         ));
         assert!(matches!(parse("SELECT 1"), Parsed::Engine(_)));
+        assert!(matches!(parse("RESET ALL"), Parsed::Command(Command::ResetAll)));
+        assert!(
+            matches!(parse("RESET application_name"), Parsed::Command(Command::Set(n, None)) if n == "application_name")
+        );
         match parse_copy("COPY (SELECT 1) TO STDOUT WITH (FORMAT csv, HEADER)")
             .unwrap()
             .pop()
