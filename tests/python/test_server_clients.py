@@ -275,7 +275,7 @@ def test_cursor_sql_commands_and_errors(server):
 
 def test_psql_cursor_over_simple_protocol(server):
     out = subprocess.run(
-        ["psql", "-X", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.port), "-U", "hepq", "hepq", "-c",
+        ["psql", "-X", "-q", "-A", "-t", "-h", "127.0.0.1", "-p", str(server.port), "-U", "hepq", "hepq", "-c",
          "BEGIN; DECLARE s CURSOR FOR SELECT id FROM types ORDER BY id; MOVE 4 FROM s; "
          "FETCH 2 FROM s; CLOSE s; COMMIT"],
         capture_output=True, text=True, timeout=60,

@@ -1188,6 +1188,15 @@ impl Connection {
         let statements = match DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}) {
             Ok(s) => s,
             Err(pg_err) => match self.session.parse(sql) {
+                // Several statements, some of which only we parse (`…; MOVE 4 FROM c; …`):
+                // each on its own.
+                Err(_) if cursor::split_statements(sql).len() > 1 => {
+                    let mut out = Vec::new();
+                    for piece in cursor::split_statements(sql) {
+                        out.extend(self.parse_sql(piece)?);
+                    }
+                    return Ok(out);
+                }
                 Ok(s) => s.into(),
                 Err(_) => {
                     return Err(PgError::new(

@@ -304,6 +304,97 @@ pub fn resolve(
     })
 }
 
+/// Splits a message of several statements at its top-level `;` (outside quotes, dollar
+/// quotes and comments); returns the non-empty statements.
+pub fn split_statements(sql: &str) -> Vec<&str> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\'' | b'"' => {
+                let quote = bytes[i];
+                // E'…' strings escape with backslashes; others double the quote.
+                let escapes = quote == b'\''
+                    && i > 0
+                    && matches!(bytes[i - 1], b'e' | b'E')
+                    && (i < 2 || !(bytes[i - 2].is_ascii_alphanumeric() || bytes[i - 2] == b'_'));
+                i += 1;
+                while i < bytes.len() {
+                    if escapes && bytes[i] == b'\\' {
+                        i += 2;
+                        continue;
+                    }
+                    if bytes[i] == quote {
+                        if bytes.get(i + 1) == Some(&quote) {
+                            i += 2;
+                            continue;
+                        }
+                        break;
+                    }
+                    i += 1;
+                }
+                i += 1;
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                let mut depth = 0usize;
+                while i < bytes.len() {
+                    if bytes[i] == b'/' && bytes.get(i + 1) == Some(&b'*') {
+                        depth += 1;
+                        i += 2;
+                    } else if bytes[i] == b'*' && bytes.get(i + 1) == Some(&b'/') {
+                        depth = depth.saturating_sub(1);
+                        i += 2;
+                        if depth == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'$' => {
+                // A dollar quote $tag$…$tag$ (the tag may be empty); `$1` is a parameter.
+                let rest = &sql[i + 1..];
+                let tag_len = rest
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(rest.len());
+                let is_quote = rest[tag_len..].starts_with('$')
+                    && !rest.starts_with(|c: char| c.is_ascii_digit());
+                if is_quote {
+                    let tag = &sql[i..i + tag_len + 2];
+                    let body = i + tag_len + 2;
+                    i = sql[body..]
+                        .find(tag)
+                        .map_or(bytes.len(), |k| body + k + tag.len());
+                } else {
+                    i += 1;
+                }
+            }
+            b';' => {
+                let piece = sql[start..i].trim();
+                if !piece.is_empty() {
+                    out.push(piece);
+                }
+                i += 1;
+                start = i;
+            }
+            _ => i += 1,
+        }
+    }
+    let piece = sql[start.min(sql.len())..].trim();
+    if !piece.is_empty() {
+        out.push(piece);
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -337,6 +428,19 @@ mod tests {
         assert_eq!(&"MOVE 3 FROM c; SELECT 1"[rest..], " SELECT 1");
         assert_eq!(parse_close("CLOSE ALL").unwrap().0, None);
         assert_eq!(parse_close("CLOSE \"c\"").unwrap().0.as_deref(), Some("c"));
+    }
+
+    #[test]
+    fn statements_split_outside_quotes() {
+        assert_eq!(
+            split_statements("SELECT ';' AS \"a;b\"; MOVE 4 FROM m ; -- x;y\nFETCH 2 FROM m;"),
+            vec!["SELECT ';' AS \"a;b\"", "MOVE 4 FROM m", "-- x;y\nFETCH 2 FROM m"]
+        );
+        assert_eq!(
+            split_statements("SELECT $$a;b$$, $t$;$t$, E'\\';', $1 /* ; /* ; */ */; ;"),
+            vec!["SELECT $$a;b$$, $t$;$t$, E'\\';', $1 /* ; /* ; */ */"]
+        );
+        assert_eq!(split_statements("SELECT 'unterminated;"), vec!["SELECT 'unterminated;"]);
     }
 
     #[test]
