@@ -247,7 +247,18 @@ impl PgCatalog {
             [schema, table] => r.schema == *schema && r.name == *table,
             _ => false,
         });
-        Ok(found.map(|r| r.oid))
+        if let Some(r) = found {
+            return Ok(Some(r.oid));
+        }
+        // The emulated catalog tables themselves (`'pg_class'::regclass`, as pgjdbc sends).
+        let catalog_table = match parts.as_slice() {
+            [table] => Some(table),
+            [schema, table] if schema == "pg_catalog" => Some(table),
+            _ => None,
+        };
+        Ok(catalog_table
+            .filter(|t| TABLES.contains(&t.as_str()))
+            .map(|t| stable_oid("relation", &format!("pg_catalog.{t}"))))
     }
 
     async fn build(

@@ -88,7 +88,7 @@ public class HepqJdbcCheck {
                     out("null_param", rs.getLong(1));
                 }
             }
-            try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM types WHERE ints = ?")) {
+            try (PreparedStatement ps = c.prepareStatement("SELECT count(*) FROM types WHERE ints IS NOT DISTINCT FROM ?")) {
                 ps.setArray(1, c.createArrayOf("int4", new Integer[] {0, 1, 2}));
                 try (ResultSet rs = ps.executeQuery()) {
                     rs.next();
