@@ -197,6 +197,11 @@ def test_psycopg_named_cursor_every_type(server, duck, binary):
 def test_psycopg_withhold_cursor_survives_commit(server):
     psycopg = psycopg_mod()
     with psycopg.connect(server.dsn) as conn:
+        conn.execute("SELECT 1")
+        # A named cursor closed before it ran: psycopg asks pg_cursors whether to CLOSE it.
+        conn.cursor("never").close()
+        assert conn.execute("SELECT 2").fetchone() == (2,)
+        conn.commit()
         with conn.cursor("held", withhold=True) as cur:
             cur.execute("SELECT id FROM types ORDER BY id")
             assert cur.fetchmany(2) == [(0,), (1,)]
@@ -250,7 +255,11 @@ def test_cursor_sql_commands_and_errors(server):
         conn.execute("BEGIN")
         conn.execute("DECLARE h CURSOR WITH HOLD FOR SELECT id FROM types ORDER BY id")
         conn.execute("DECLARE t CURSOR FOR SELECT id FROM types ORDER BY id")
+        shown = conn.execute("SELECT name, is_holdable, statement FROM pg_cursors ORDER BY name").fetchall()
+        assert [(n, h) for n, h, _ in shown] == [("h", True), ("t", False)]
+        assert shown[0][2].startswith("DECLARE h CURSOR WITH HOLD FOR SELECT id FROM types")
         conn.execute("COMMIT")
+        assert conn.execute("SELECT name FROM pg_cursors").fetchall() == [("h",)]
         assert conn.execute("FETCH 1 FROM h").fetchall() == [(0,)]
         with pytest.raises(errors.InvalidCursorName):
             conn.execute("FETCH 1 FROM t")

@@ -44,6 +44,7 @@ pub const TABLES: &[&str] = &[
     "pg_class",
     "pg_collation",
     "pg_constraint",
+    "pg_cursors",
     "pg_database",
     "pg_depend",
     "pg_description",
@@ -136,12 +137,31 @@ struct Rel {
     fields: Vec<FieldRef>,
 }
 
+/// One open cursor of the session, as `pg_cursors` shows it.
+#[derive(Debug, Clone)]
+pub struct CursorRow {
+    /// The cursor's name.
+    pub name: String,
+    /// The `DECLARE` statement.
+    pub statement: String,
+    /// `WITH HOLD`.
+    pub is_holdable: bool,
+    /// `BINARY`.
+    pub is_binary: bool,
+    /// When it was declared, in microseconds since 1970 (UTC).
+    pub created_micros: i64,
+}
+
+/// The session's open cursors, published by the connection before each statement is planned.
+pub type Cursors = Arc<Mutex<Vec<CursorRow>>>;
+
 /// The `pg_catalog` schema of one session.
 pub struct PgCatalog {
     catalogs: Weak<dyn CatalogProviderList>,
     settings: Arc<Mutex<Settings>>,
     identity: Identity,
     functions: Vec<(String, &'static str)>,
+    cursors: Cursors,
 }
 
 impl std::fmt::Debug for PgCatalog {
@@ -174,7 +194,14 @@ impl PgCatalog {
             settings,
             identity,
             functions,
+            cursors: Cursors::default(),
         }
+    }
+
+    /// Shows `cursors` in `pg_cursors`.
+    pub fn with_cursors(mut self, cursors: Cursors) -> Self {
+        self.cursors = cursors;
+        self
     }
 
     async fn relations(&self) -> Result<(Vec<(i64, String)>, Vec<Rel>)> {
@@ -506,6 +533,30 @@ impl PgCatalog {
                         null.clone(),
                         null.clone(),
                         null.clone(),
+                    ]);
+                }
+            }
+            "pg_cursors" => {
+                columns = cols![
+                    "name": text, "statement": text, "is_holdable": b, "is_binary": b,
+                    "is_scrollable": b,
+                    "creation_time": D::Timestamp(
+                        hepq_sql::datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                        Some("+00:00".into())
+                    ),
+                ];
+                let cursors = self.cursors.lock().map(|c| c.clone()).unwrap_or_default();
+                for c in cursors {
+                    rows.push(vec![
+                        s(&c.name),
+                        s(&c.statement),
+                        bo(c.is_holdable),
+                        bo(c.is_binary),
+                        bo(false),
+                        ScalarValue::TimestampMicrosecond(
+                            Some(c.created_micros),
+                            Some("+00:00".into()),
+                        ),
                     ]);
                 }
             }

@@ -241,13 +241,18 @@ mod tests {
             "read_only_users = [\"viewer\", \"a,\\\"b\"]  # two\nread_only = false\n",
         )
         .unwrap();
-        assert_eq!(ro.read_only_users, vec!["viewer".to_string(), "a,\"b".to_string()]);
+        assert_eq!(
+            ro.read_only_users,
+            vec!["viewer".to_string(), "a,\"b".to_string()]
+        );
         assert_eq!(ro.read_only, Some(false));
         assert!(Config::parse("read_only_users = [viewer]").is_err());
         assert!(Config::parse("read_only_users = \"viewer\"").is_err());
         assert!(Config::parse("read_only = yes").is_err());
         assert_eq!(
-            Config::parse("read_only_users = []").unwrap().read_only_users,
+            Config::parse("read_only_users = []")
+                .unwrap()
+                .read_only_users,
             Vec::<String>::new()
         );
     }

@@ -45,8 +45,8 @@ use tokio::time::Instant;
 
 use super::catalog::{self, Identity, PgCatalog};
 use super::cursor::{self, FetchSpec};
-use super::introspect;
 use super::errors::{PgError, notice};
+use super::introspect;
 use super::protocol::{Frontend, StartupPacket, Writer, read_message, read_startup};
 use super::rewrite::rewrite;
 use super::settings::{REPORTED, Settings};
@@ -172,6 +172,9 @@ struct Cursor {
     /// `BINARY`: results in binary unless a `FETCH` asks otherwise.
     binary: bool,
     fields: Vec<FieldRef>,
+    /// The `DECLARE` statement and when it ran (for `pg_cursors`).
+    statement: String,
+    created_micros: i64,
     /// Rows consumed so far (the row the cursor stands on, 1-based; 0 = before the first).
     position: u64,
 }
@@ -219,6 +222,8 @@ struct Connection {
     /// The user's role is read-only (`read_only_users` / `read_only` in the config file).
     read_only_role: bool,
     user: String,
+    /// What `pg_cursors` shows: refreshed from `portals` before each statement is planned.
+    cursor_rows: catalog::Cursors,
     cancel: watch::Receiver<u64>,
     /// The client's side of the socket, watched for a hang-up while a statement runs.
     input: Input,
@@ -338,7 +343,8 @@ pub async fn handle(
         database,
         pid,
     };
-    install_catalog(&session, &settings, identity);
+    let cursor_rows = catalog::Cursors::default();
+    install_catalog(&session, &settings, &cursor_rows, identity);
 
     let mut conn = Connection {
         session,
@@ -350,6 +356,7 @@ pub async fn handle(
         tx: Tx::Idle,
         read_only_role,
         user,
+        cursor_rows,
         cancel,
         input: reader,
     };
@@ -500,7 +507,12 @@ fn startup_options(options: &str) -> Vec<(String, String)> {
 }
 
 /// Registers `pg_catalog` and the catalog functions in a session.
-fn install_catalog(session: &HepqSession, settings: &Arc<Mutex<Settings>>, identity: Identity) {
+fn install_catalog(
+    session: &HepqSession,
+    settings: &Arc<Mutex<Settings>>,
+    cursors: &catalog::Cursors,
+    identity: Identity,
+) {
     let state = session.state();
     let mut functions: Vec<(String, &'static str)> = Vec::new();
     for name in state.scalar_functions().keys() {
@@ -514,12 +526,10 @@ fn install_catalog(session: &HepqSession, settings: &Arc<Mutex<Settings>>, ident
     }
     functions.sort();
     let catalogs = Arc::clone(state.catalog_list());
-    let pg = Arc::new(PgCatalog::new(
-        &catalogs,
-        Arc::clone(settings),
-        identity,
-        functions,
-    ));
+    let pg = Arc::new(
+        PgCatalog::new(&catalogs, Arc::clone(settings), identity, functions)
+            .with_cursors(Arc::clone(cursors)),
+    );
     let ctx = session.context();
     for name in catalogs.catalog_names() {
         if let Some(catalog) = catalogs.catalog(&name) {
@@ -602,8 +612,8 @@ fn statement_write_kind(statement: &DFStatement) -> Option<String> {
     let mut words = text.split_whitespace().map(str::to_ascii_uppercase);
     let first = words.next()?;
     match first.as_str() {
-        "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "TRUNCATE" | "GRANT" | "REVOKE"
-        | "COMMENT" | "VACUUM" | "ANALYZE" | "REFRESH" | "REINDEX" | "CLUSTER" => Some(first),
+        "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "TRUNCATE" | "GRANT" | "REVOKE" | "COMMENT"
+        | "VACUUM" | "ANALYZE" | "REFRESH" | "REINDEX" | "CLUSTER" => Some(first),
         "CREATE" | "DROP" | "ALTER" => {
             let mut what = first;
             for w in words.by_ref() {
@@ -1107,7 +1117,8 @@ impl Connection {
                     skipping = false;
                     if self.tx == Tx::Idle {
                         // The implicit transaction ends: portals go, WITH HOLD cursors stay.
-                        self.portals.retain(|_, p| p.cursor.as_ref().is_some_and(|c| c.hold));
+                        self.portals
+                            .retain(|_, p| p.cursor.as_ref().is_some_and(|c| c.hold));
                     }
                     w.push(B::ReadyForQuery(ReadyForQuery::new(tx_status(self.tx))))?;
                     w.flush().await?;
@@ -1270,6 +1281,7 @@ impl Connection {
             w.push(B::EmptyQueryResponse(EmptyQueryResponse::new()))?;
         }
         for p in parsed {
+            self.publish_cursors();
             self.check_failed_tx(&p)?;
             self.check_statement_writable(&p)?;
             match p {
@@ -1641,16 +1653,10 @@ impl Connection {
                 "CLOSE CURSOR ALL".into()
             }
             Command::CloseCursor(Some(name)) => {
-                if !self
-                    .portals
-                    .get(&name)
-                    .is_some_and(|p| p.cursor.is_some())
-                {
-                    return Err(PgError::new(
-                        "34000",
-                        format!("cursor \"{name}\" does not exist"),
-                    )
-                    .into());
+                if self.portals.get(&name).is_none_or(|p| p.cursor.is_none()) {
+                    return Err(
+                        PgError::new("34000", format!("cursor \"{name}\" does not exist")).into(),
+                    );
                 }
                 self.portals.remove(&name);
                 "CLOSE CURSOR".into()
@@ -1722,7 +1728,30 @@ impl Connection {
         }
     }
 
+    /// Shows the open cursors in `pg_cursors`.
+    fn publish_cursors(&self) {
+        let mut rows: Vec<catalog::CursorRow> = self
+            .portals
+            .iter()
+            .filter_map(|(name, p)| {
+                let c = p.cursor.as_ref()?;
+                Some(catalog::CursorRow {
+                    name: name.clone(),
+                    statement: c.statement.clone(),
+                    is_holdable: c.hold,
+                    is_binary: c.binary,
+                    created_micros: c.created_micros,
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Ok(mut shown) = self.cursor_rows.lock() {
+            *shown = rows;
+        }
+    }
+
     async fn plan_of(&mut self, stmt: &DFStatement) -> Res<LogicalPlan> {
+        self.publish_cursors();
         self.cancel.borrow_and_update();
         let deadline = self.deadline();
         let session = self.session.clone();
@@ -1948,8 +1977,7 @@ impl Connection {
             Some(Parsed::Command(Command::Fetch(spec, is_move))) => {
                 portal.state = PortalState::Done;
                 let formats = portal.formats.clone();
-                self.fetch(&spec, is_move, Some(&formats), false, w)
-                    .await?;
+                self.fetch(&spec, is_move, Some(&formats), false, w).await?;
             }
             Some(Parsed::Command(c)) => {
                 self.check_failed_tx(&Parsed::Command(c.clone()))?;
@@ -2029,11 +2057,9 @@ impl Connection {
             .into());
         }
         if self.portals.contains_key(&spec.name) {
-            return Err(PgError::new(
-                "42P03",
-                format!("cursor \"{}\" already exists", spec.name),
-            )
-            .into());
+            return Err(
+                PgError::new("42P03", format!("cursor \"{}\" already exists", spec.name)).into(),
+            );
         }
         if command_tag(&plan).is_some() {
             return Err(PgError::new(
@@ -2046,10 +2072,21 @@ impl Connection {
         let deadline = self.deadline();
         let formats = if spec.binary { vec![1] } else { Vec::new() };
         let st = self.start_stream(plan, &formats, deadline).await?;
+        let created_micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
         let cursor = Cursor {
             hold: spec.hold,
             binary: spec.binary,
             fields: st.fields.clone(),
+            statement: format!(
+                "DECLARE {}{} CURSOR{} FOR {}",
+                quote_ident(&spec.name),
+                if spec.binary { " BINARY" } else { "" },
+                if spec.hold { " WITH HOLD" } else { "" },
+                spec.query
+            ),
+            created_micros,
             position: 0,
         };
         self.portals.insert(
@@ -2087,10 +2124,10 @@ impl Connection {
                 format!("cursor \"{}\" does not exist", spec.name),
             ))
         };
-        if !self
+        if self
             .portals
             .get(&spec.name)
-            .is_some_and(|p| p.cursor.is_some())
+            .is_none_or(|p| p.cursor.is_none())
         {
             return Err(missing());
         }
@@ -2114,11 +2151,9 @@ impl Connection {
         w: &mut W,
     ) -> Res<()> {
         let Some(cur) = portal.cursor.as_mut() else {
-            return Err(PgError::new(
-                "34000",
-                format!("cursor \"{}\" does not exist", spec.name),
-            )
-            .into());
+            return Err(
+                PgError::new("34000", format!("cursor \"{}\" does not exist", spec.name)).into(),
+            );
         };
         let n = cur.fields.len();
         let binary = match formats {
@@ -2307,6 +2342,22 @@ impl Connection {
     }
 }
 
+/// An identifier as SQL writes it: bare when lower-case and plain, else double-quoted.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 fn push_char(out: &mut BytesMut, c: char) {
     let mut buf = [0u8; 4];
     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -2460,8 +2511,8 @@ fn typeinfo_oids(formats: &[i16], params: &[Option<Bytes>]) -> Result<Vec<i64>, 
     }
     let values = list.value(0);
     for i in 0..values.len() {
-        if let ScalarValue::Int64(Some(oid)) = ScalarValue::try_from_array(&values, i)?
-            .cast_to(&DataType::Int64)?
+        if let ScalarValue::Int64(Some(oid)) =
+            ScalarValue::try_from_array(&values, i)?.cast_to(&DataType::Int64)?
         {
             oids.push(oid);
         }
@@ -2594,7 +2645,10 @@ mod tests {
             Parsed::Command(Command::Show(_))
         ));
         assert!(matches!(parse("SELECT 1"), Parsed::Engine(_)));
-        assert!(matches!(parse("RESET ALL"), Parsed::Command(Command::ResetAll)));
+        assert!(matches!(
+            parse("RESET ALL"),
+            Parsed::Command(Command::ResetAll)
+        ));
         assert!(
             matches!(parse("RESET application_name"), Parsed::Command(Command::Set(n, None)) if n == "application_name")
         );

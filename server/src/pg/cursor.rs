@@ -285,7 +285,11 @@ pub fn resolve(
             ));
         }
         Direction::Forward(n) => {
-            return Ok(if is_move { (n.unwrap_or(u64::MAX), Some(0)) } else { (0, n) });
+            return Ok(if is_move {
+                (n.unwrap_or(u64::MAX), Some(0))
+            } else {
+                (0, n)
+            });
         }
         Direction::Absolute(k) => k,
         Direction::Relative(k) => (position as i64).saturating_add(k),
@@ -416,13 +420,19 @@ mod tests {
     #[test]
     fn fetch_directions() {
         let d = |sql: &str| parse_fetch(sql).unwrap().0.direction;
-        assert_eq!(d("FETCH FORWARD 10 FROM \"c\""), Direction::Forward(Some(10)));
+        assert_eq!(
+            d("FETCH FORWARD 10 FROM \"c\""),
+            Direction::Forward(Some(10))
+        );
         assert_eq!(d("fetch all in c"), Direction::Forward(None));
         assert_eq!(d("FETCH NEXT FROM c"), Direction::Forward(Some(1)));
         assert_eq!(d("FETCH c"), Direction::Forward(Some(1)));
         assert_eq!(d("FETCH 5 c"), Direction::Forward(Some(5)));
         assert_eq!(d("MOVE ABSOLUTE 7 FROM c"), Direction::Absolute(7));
-        assert_eq!(d("FETCH -1 FROM c"), Direction::Backward("a negative count"));
+        assert_eq!(
+            d("FETCH -1 FROM c"),
+            Direction::Backward("a negative count")
+        );
         let (spec, is_move, rest) = parse_fetch("MOVE 3 FROM c; SELECT 1").unwrap();
         assert!(is_move && spec.name == "c");
         assert_eq!(&"MOVE 3 FROM c; SELECT 1"[rest..], " SELECT 1");
@@ -434,25 +444,50 @@ mod tests {
     fn statements_split_outside_quotes() {
         assert_eq!(
             split_statements("SELECT ';' AS \"a;b\"; MOVE 4 FROM m ; -- x;y\nFETCH 2 FROM m;"),
-            vec!["SELECT ';' AS \"a;b\"", "MOVE 4 FROM m", "-- x;y\nFETCH 2 FROM m"]
+            vec![
+                "SELECT ';' AS \"a;b\"",
+                "MOVE 4 FROM m",
+                "-- x;y\nFETCH 2 FROM m"
+            ]
         );
         assert_eq!(
             split_statements("SELECT $$a;b$$, $t$;$t$, E'\\';', $1 /* ; /* ; */ */; ;"),
             vec!["SELECT $$a;b$$, $t$;$t$, E'\\';', $1 /* ; /* ; */ */"]
         );
-        assert_eq!(split_statements("SELECT 'unterminated;"), vec!["SELECT 'unterminated;"]);
+        assert_eq!(
+            split_statements("SELECT 'unterminated;"),
+            vec!["SELECT 'unterminated;"]
+        );
     }
 
     #[test]
     fn resolving_against_the_position() {
-        assert_eq!(resolve(Direction::Forward(Some(5)), 3, false).unwrap(), (0, Some(5)));
-        assert_eq!(resolve(Direction::Forward(None), 3, true).unwrap(), (u64::MAX, Some(0)));
-        assert_eq!(resolve(Direction::Absolute(10), 3, false).unwrap(), (6, Some(1)));
-        assert_eq!(resolve(Direction::Absolute(10), 3, true).unwrap(), (7, Some(0)));
-        assert_eq!(resolve(Direction::Relative(2), 3, false).unwrap(), (1, Some(1)));
+        assert_eq!(
+            resolve(Direction::Forward(Some(5)), 3, false).unwrap(),
+            (0, Some(5))
+        );
+        assert_eq!(
+            resolve(Direction::Forward(None), 3, true).unwrap(),
+            (u64::MAX, Some(0))
+        );
+        assert_eq!(
+            resolve(Direction::Absolute(10), 3, false).unwrap(),
+            (6, Some(1))
+        );
+        assert_eq!(
+            resolve(Direction::Absolute(10), 3, true).unwrap(),
+            (7, Some(0))
+        );
+        assert_eq!(
+            resolve(Direction::Relative(2), 3, false).unwrap(),
+            (1, Some(1))
+        );
         assert!(resolve(Direction::Absolute(2), 3, false).is_err());
         assert!(resolve(Direction::Absolute(3), 3, false).is_err());
-        assert_eq!(resolve(Direction::Absolute(3), 3, true).unwrap(), (0, Some(0)));
+        assert_eq!(
+            resolve(Direction::Absolute(3), 3, true).unwrap(),
+            (0, Some(0))
+        );
         assert!(resolve(Direction::Backward("PRIOR"), 3, true).is_err());
         assert!(resolve(Direction::Forward(Some(0)), 3, false).is_err());
     }

@@ -19,7 +19,10 @@ pub fn is_asyncpg_typeinfo(sql: &str) -> bool {
     sql.contains("typeinfo_tree")
         && sql.contains("range_subtype")
         && sql.contains("$1")
-        && sql.trim_start().to_ascii_uppercase().starts_with("WITH RECURSIVE")
+        && sql
+            .trim_start()
+            .to_ascii_uppercase()
+            .starts_with("WITH RECURSIVE")
 }
 
 /// The OID of the introspection query's parameter: `oid[]`.
