@@ -118,6 +118,10 @@ def test_asyncpg_types_lists_parameters_nulls(server, duck):
             for i in (1, 2, 3, 9):
                 (want_vals,) = duck.execute("SELECT vals FROM types WHERE id = ?", (i,)).fetchone()
                 assert same("vals", await stmt.fetchval(i), want_vals)
+            # A custom codec (asyncpg looks the type up by name, then introspects it).
+            await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+            assert await conn.fetchval("SELECT rec FROM types WHERE id = 1") == {"a": 1, "b": "s1"}
+            await conn.reset_type_codec("json", schema="pg_catalog")
             # asyncpg's cursor: a portal fetched with row limits inside a transaction.
             async with conn.transaction():
                 ids = [r["id"] async for r in conn.cursor("SELECT id FROM types ORDER BY id", prefetch=7)]
@@ -266,6 +270,17 @@ def test_cursor_sql_commands_and_errors(server):
         conn.execute("CLOSE ALL")
         with pytest.raises(errors.InvalidCursorName):
             conn.execute("FETCH 1 FROM h")
+        # A BINARY cursor sends binary rows in the simple protocol too.
+        conn.execute("BEGIN")
+        conn.execute("DECLARE bin BINARY CURSOR FOR SELECT id, vals, name FROM types ORDER BY id")
+        cur = conn.execute("FETCH 3 FROM bin")
+        assert [d.type_code for d in cur.description] == [20, 1021, 25]
+        assert cur.pgresult.fformat(0) == 1 and cur.pgresult.fformat(1) == 1
+        got = cur.fetchall()
+        conn.execute("ROLLBACK")
+        want = types_table().slice(0, 3).to_pylist()
+        assert [r[0] for r in got] == [0, 1, 2] and [r[2] for r in got] == [w["name"] for w in want]
+        assert all(same("vals", g[1], w["vals"]) for g, w in zip(got, want))
         # Several cursor statements in one simple-protocol message.
         conn.execute("BEGIN")
         cur = conn.cursor()
