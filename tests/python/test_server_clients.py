@@ -357,14 +357,21 @@ WRITES = [
     "INSERT INTO types (id) VALUES (1)",
     "COPY (SELECT 1 AS x) TO '{out}' STORED AS CSV",
     "PREPARE ro_p AS INSERT INTO types (id) VALUES (1)",
+    "EXPLAIN ANALYZE INSERT INTO types (id) VALUES (1)",
 ]
 
 
-def assert_writes_refused(psycopg, conn, warehouse, out):
+def assert_writes_refused(psycopg, conn, warehouse, out, reason):
     for sql in WRITES:
-        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match="read-only") as e:
+        with pytest.raises(psycopg.errors.ReadOnlySqlTransaction, match="read-only transaction") as e:
             conn.execute(sql.format(wh=warehouse, out=out))
         assert e.value.sqlstate == "25006"
+        assert str(e.value).endswith(reason), e.value
+    assert list((Path(warehouse) / "tables" / "types").iterdir()) == [
+        Path(warehouse) / "tables" / "types" / "part-0.parquet"
+    ]
+    # EXPLAIN without ANALYZE runs nothing.
+    assert conn.execute("EXPLAIN INSERT INTO types (id) VALUES (1)").fetchall()
     assert not Path(out).exists()
     assert conn.execute("SELECT count(*) FROM types").fetchone() == (N_ROWS,)
 
@@ -385,7 +392,7 @@ def test_read_only_users(hepq_bin, warehouse, tmp_path):
             assert conn.execute("SHOW default_transaction_read_only").fetchone() == ("on",)
             assert conn.execute("SHOW transaction_read_only").fetchone() == ("on",)
             assert conn.execute("SELECT current_setting('transaction_read_only')").fetchone() == ("on",)
-            assert_writes_refused(psycopg, conn, warehouse, out)
+            assert_writes_refused(psycopg, conn, warehouse, out, ': user "viewer" is read-only')
             # SELECT, COPY TO STDOUT and cursors work.
             with conn.cursor().copy("COPY (SELECT id FROM types ORDER BY id) TO STDOUT") as copy:
                 lines = b"".join(bytes(b) for b in copy).decode().split()
@@ -433,7 +440,7 @@ def test_read_only_server(hepq_bin, warehouse, tmp_path):
     try:
         with psycopg.connect(srv.dsn, autocommit=True) as conn:
             assert conn.execute("SHOW transaction_read_only").fetchone() == ("on",)
-            assert_writes_refused(psycopg, conn, warehouse, tmp_path / "out.csv")
+            assert_writes_refused(psycopg, conn, warehouse, tmp_path / "out.csv", ": the server is read-only")
     finally:
         srv.stop()
 

@@ -221,6 +221,8 @@ struct Connection {
     tx: Tx,
     /// The user's role is read-only (`read_only_users` / `read_only` in the config file).
     read_only_role: bool,
+    /// Every session is read-only (`--read-only`): the reason errors give.
+    server_read_only: bool,
     user: String,
     /// What `pg_cursors` shows: refreshed from `portals` before each statement is planned.
     cursor_rows: catalog::Cursors,
@@ -355,6 +357,7 @@ pub async fn handle(
         savepoints: Vec::new(),
         tx: Tx::Idle,
         read_only_role,
+        server_read_only: shared.options.read_only,
         user,
         cursor_rows,
         cancel,
@@ -1034,7 +1037,11 @@ impl Connection {
     /// `Some(" (user … is read-only)")` for a read-only role), or `None`.
     fn read_only_reason(&self) -> Option<String> {
         if self.read_only_role {
-            return Some(format!(": user \"{}\" is read-only", self.user));
+            return Some(if self.server_read_only {
+                ": the server is read-only".to_string()
+            } else {
+                format!(": user \"{}\" is read-only", self.user)
+            });
         }
         let on = |name: &str| {
             self.setting(name).is_some_and(|v| {
@@ -1583,12 +1590,10 @@ impl Connection {
                         "on" | "true" | "yes" | "1"
                     )
                 {
+                    let reason = self.read_only_reason().unwrap_or_default();
                     return Err(PgError::new(
                         "25006",
-                        format!(
-                            "cannot set transaction read-write mode: user \"{}\" is read-only",
-                            self.user
-                        ),
+                        format!("cannot set transaction read-write mode{reason}"),
                     )
                     .into());
                 }
