@@ -1,5 +1,6 @@
 """Load test of `hepq serve`: 64 concurrent psycopg connections (one thread each) run a mix of
-queries for a bounded time (HEPQ_LOAD_SECONDS, default 20 s) over loopback. Every answer is
+queries (a tenth of them through named server-side cursors) for a bounded time
+(HEPQ_LOAD_SECONDS, default 20 s) over loopback. Every answer is
 checked against DuckDB reading the same Parquet file; the test requires zero errors and prints
 the latency percentiles (p50, p99, max) to the terminal.
 """
@@ -67,6 +68,8 @@ def test_64_connections_mixed_queries(hepq_bin, warehouse, capsys):
     mix.append(("SELECT count(*) FROM events", (), [(1000,)]))
     mix.append(("SELECT typname FROM pg_catalog.pg_type WHERE oid = %s", (1021,), [("_float4",)]))
     mix.append(("SELECT 1 + %s", (41,), [(42,)]))
+    sql = "SELECT id, vals FROM types WHERE id >= %s ORDER BY id"
+    cursor_query = (sql, (17,), ref(sql, (17,)))
 
     errors: list[str] = []
     latencies: list[float] = []
@@ -81,9 +84,18 @@ def test_64_connections_mixed_queries(hepq_bin, warehouse, capsys):
                 start_barrier.wait(timeout=120)
                 deadline = time.monotonic() + seconds
                 while time.monotonic() < deadline:
-                    sql, params, want = rng.choice(mix)
-                    t0 = time.monotonic()
-                    got = [tuple(r) for r in conn.execute(sql, params).fetchall()]
+                    if rng.random() < 0.1:
+                        # A named (server-side) cursor read in several fetches.
+                        sql, params, want = cursor_query
+                        t0 = time.monotonic()
+                        with conn.transaction(), conn.cursor(f"load{k}") as cur:
+                            cur.itersize = 37
+                            cur.execute(sql, params)
+                            got = [tuple(r) for r in cur]
+                    else:
+                        sql, params, want = rng.choice(mix)
+                        t0 = time.monotonic()
+                        got = [tuple(r) for r in conn.execute(sql, params).fetchall()]
                     mine.append(time.monotonic() - t0)
                     if got != want:
                         raise AssertionError(f"{sql} {params}: got {got[:3]}…, want {want[:3]}…")
