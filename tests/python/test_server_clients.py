@@ -25,9 +25,13 @@ from test_server_pg import (
     N_ROWS,
     ROOT_FILE,
     Server,
+    assert_server_goes_idle,
     check_types_rows,
+    connect_raw,
     free_port,
     md5_hash,
+    message,
+    read_messages,
     same,
     types_table,
 )
@@ -294,6 +298,36 @@ def test_cursor_sql_commands_and_errors(server):
                 break
         assert tags == ["DECLARE CURSOR", "MOVE 4", "FETCH 2"] and fetched == [(4,), (5,)]
         conn.execute("ROLLBACK")
+    assert server.alive()
+
+
+def test_cursor_idle_cancel_and_hang_up_stop_the_engine(server):
+    psycopg = psycopg_mod()
+    import threading
+
+    endless = "SELECT value FROM generate_series(1, 1000000000000) WHERE value % 7 = 3"
+    with psycopg.connect(server.dsn) as conn:
+        cur = conn.cursor("endless")
+        cur.execute(endless)
+        assert [v for (v,) in cur.fetchmany(100)] and len(cur.fetchmany(50)) == 50
+        # An open cursor between fetches costs nothing: the engine waits to be asked.
+        assert_server_goes_idle(server)
+        timer = threading.Timer(0.5, conn.cancel)
+        timer.start()
+        start = time.monotonic()
+        with pytest.raises(psycopg.errors.QueryCanceled):
+            cur.fetchall()
+        timer.join()
+        assert time.monotonic() - start < 5
+        conn.rollback()
+        assert_server_goes_idle(server)
+    # A client that hangs up while holding a cursor: the cursor and its engine tasks go.
+    s = connect_raw(server)
+    s.sendall(message(b"Q", f"BEGIN; DECLARE gone CURSOR FOR {endless}; FETCH 10 FROM gone\0".encode()))
+    msgs = read_messages(s)
+    assert [t for t, _ in msgs].count(b"D") == 10, msgs[-3:]
+    s.close()
+    assert_server_goes_idle(server)
     assert server.alive()
 
 
