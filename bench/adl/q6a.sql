@@ -10,8 +10,8 @@ WITH trijets AS (
 ),
 best AS (
     SELECT Jet_pt, Jet_eta, Jet_phi, Jet_mass,
-           trijet[list_argmin(abs(inv_masses(Jet_pt, Jet_eta, Jet_phi, Jet_mass, trijet) - 172.5))] AS top
+           trijet[list_argmin(abs(inv_masses(Jet_pt, Jet_eta, Jet_phi, Jet_mass, trijet) - 172.5))] AS best_trijet
     FROM trijets
 )
-SELECT hist(p4_pt(Jet_pt, Jet_eta, Jet_phi, Jet_mass, top), 100, 15, 40) AS h
+SELECT hist(p4_pt(Jet_pt, Jet_eta, Jet_phi, Jet_mass, best_trijet), 100, 15, 40) AS h
 FROM best;

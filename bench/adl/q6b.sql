@@ -9,8 +9,8 @@ WITH trijets AS (
 ),
 best AS (
     SELECT Jet_btag,
-           trijet[list_argmin(abs(inv_masses(Jet_pt, Jet_eta, Jet_phi, Jet_mass, trijet) - 172.5))] AS top
+           trijet[list_argmin(abs(inv_masses(Jet_pt, Jet_eta, Jet_phi, Jet_mass, trijet) - 172.5))] AS best_trijet
     FROM trijets
 )
-SELECT hist(list_max(list_select(Jet_btag, top)), 100, 0, 1) AS h
+SELECT hist(list_max(list_select(Jet_btag, best_trijet)), 100, 0, 1) AS h
 FROM best;
