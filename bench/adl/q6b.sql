@@ -5,7 +5,7 @@ WITH trijets AS (
     SELECT Jet_pt, Jet_eta, Jet_phi, Jet_mass, Jet_btag,
            list_argcombinations(Jet_pt, 3) AS trijet
     FROM events
-    WHERE cardinality(Jet_pt) >= 3
+    WHERE list_len(Jet_pt) >= 3
 ),
 best AS (
     SELECT Jet_btag,

@@ -11,9 +11,9 @@ WITH leptons AS (
            array_concat(Electron_phi, Muon_phi) AS phi,
            array_concat(Electron_mass, Muon_mass) AS mass,
            array_concat(Electron_charge, Muon_charge) AS charge,
-           array_concat(array_repeat(0, cardinality(Electron_pt)), array_repeat(1, cardinality(Muon_pt))) AS flavour
+           array_concat(array_repeat(0, list_len(Electron_pt)), array_repeat(1, list_len(Muon_pt))) AS flavour
     FROM events
-    WHERE cardinality(Electron_pt) + cardinality(Muon_pt) >= 3
+    WHERE list_len(Electron_pt) + list_len(Muon_pt) >= 3
 ),
 sfos_pairs AS (
     SELECT MET_pt, MET_phi, pt, eta, phi, mass,
@@ -26,7 +26,7 @@ z_candidate AS (
     SELECT MET_pt, MET_phi, pt, phi,
            sfos[list_argmin(abs(inv_masses(pt, eta, phi, mass, sfos) - 91.2))] AS z
     FROM sfos_pairs
-    WHERE cardinality(sfos) > 0
+    WHERE list_len(sfos) > 0
 ),
 third_lepton AS (
     SELECT MET_pt, MET_phi,

@@ -21,6 +21,7 @@
 //! # Ok(()) }
 //! ```
 
+pub mod dialect;
 pub mod error;
 pub mod object_stores;
 pub mod progress;

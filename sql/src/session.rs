@@ -149,7 +149,8 @@ impl HepqSession {
         config.options_mut().sql_parser.enable_ident_normalization = false;
         // DuckDB's dialect (PostgreSQL's, plus lambdas `x -> x * 2` for `array_transform` and
         // `list_filter`, struct literals `{'a': 1}` and list slices), so analyses written for
-        // DuckDB read the same here. `SET datafusion.sql_parser.dialect = …` changes it.
+        // DuckDB read the same here; `f(a = b)` stays a comparison (`dialect.rs`).
+        // `SET datafusion.sql_parser.dialect = …` changes it.
         config.options_mut().sql_parser.dialect = datafusion::common::config::Dialect::DuckDB;
         let mut state = SessionStateBuilder::new()
             .with_config(config)
@@ -202,8 +203,13 @@ impl HepqSession {
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         let state = self.ctx.state();
         let dialect_name = state.config().options().sql_parser.dialect;
-        let dialect = dialect_from_str(dialect_name)
-            .ok_or_else(|| Error::Config(format!("unknown SQL dialect {dialect_name}")))?;
+        let dialect: Box<dyn datafusion::sql::sqlparser::dialect::Dialect> =
+            if dialect_name == datafusion::common::config::Dialect::DuckDB {
+                Box::new(crate::dialect::HepqDialect)
+            } else {
+                dialect_from_str(dialect_name)
+                    .ok_or_else(|| Error::Config(format!("unknown SQL dialect {dialect_name}")))?
+            };
         Ok(DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?.into())
     }
 

@@ -1,6 +1,6 @@
 //! Selecting elements of lists: `list_where` (by mask), `list_select` (by 1-based indices,
 //! also nested index tuples), `list_first`, `list_last`, `list_pad`, `list_fill_null`,
-//! `list_local_index` and `list_argsort`.
+//! `list_len`, `list_local_index` and `list_argsort`.
 
 use std::sync::Arc;
 
@@ -628,6 +628,75 @@ impl ScalarUDFImpl for ListFillNull {
 }
 
 // ---------------------------------------------------------------------------------------------
+// list_len
+
+/// The `ListLen` SQL function(s); user documentation in the `#[user_doc]` below.
+#[user_doc(
+    doc_section(label = "List selection"),
+    description = "The number of elements of each list (awkward's `ak.num`, DuckDB's `len`), read from the list offsets: `list_len(Jet_pt) >= 3` selects events with at least three jets, also where no counter branch (`nJet`) exists, e.g. in Parquet. NULL for a NULL list. Unlike `cardinality`, a list of lists counts its outer elements.",
+    syntax_example = "list_len(values)",
+    sql_example = r#"```sql
+> SELECT list_len([7.5, 8.5, 9.5]), list_len(arrow_cast([], 'List(Float32)'));
+3	0
+```"#,
+    argument(name = "values", description = "A list of any element type.")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ListLen {
+    signature: Signature,
+}
+
+impl Default for ListLen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ListLen {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ListLen {
+    fn name(&self) -> &str {
+        "list_len"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [values] = arg_types else {
+            return plan_err!("list_len takes one argument (a list)");
+        };
+        Ok(vec![require_list("list_len", 0, values)?])
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args.args);
+        let values_arg = args.args[0].to_array(args.number_rows)?;
+        let values = as_list("list_len", 0, &values_arg)?;
+        let lengths: Vec<i64> = values
+            .value_offsets()
+            .windows(2)
+            .map(|w| i64::from(w[1] - w[0]))
+            .collect();
+        finish(
+            Arc::new(Int64Array::new(lengths.into(), values.nulls().cloned())),
+            scalar,
+        )
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // list_local_index
 
 /// The `ListLocalIndex` SQL function(s); user documentation in the `#[user_doc]` below.
@@ -843,6 +912,7 @@ pub fn functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(ListLast::new())),
         Arc::new(ScalarUDF::from(ListPad::new())),
         Arc::new(ScalarUDF::from(ListFillNull::new())),
+        Arc::new(ScalarUDF::from(ListLen::new())),
         Arc::new(ScalarUDF::from(ListLocalIndex::new())),
         Arc::new(ScalarUDF::from(ListArgsort::new())),
     ]
