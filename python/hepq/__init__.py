@@ -270,12 +270,14 @@ class Relation:
 
     def awkward(self):
         """Runs the query and returns an ``awkward.Array`` of records (``ak.from_arrow``):
-        list columns become jagged lists."""
+        list columns become jagged lists. Columns, lists and list elements that hold no NULL
+        become non-option types (``var * float32``, as uproot gives), the others option types
+        (``var * ?float32``)."""
         try:
             import awkward as ak
         except ImportError as e:
             raise ImportError("Relation.awkward() needs awkward: pip install awkward") from e
-        return ak.from_arrow(self.arrow())
+        return _to_awkward(self.arrow())
 
     def hist(self, column: str | None = None):
         """Loads a single histogram cell (the UHI JSON document of ``hist(...)`` and the other
@@ -390,6 +392,81 @@ def _rows(table) -> list[tuple]:
     if not columns:
         return [()] * table.num_rows
     return list(zip(*columns))
+
+
+def _to_awkward(table):
+    """``table`` as an ``awkward.Array`` of records.
+
+    Numeric columns and lists of numbers without NULLs (ROOT branches) are wrapped around the
+    Arrow buffers of the combined chunks (one ``memcpy`` per column, no per-element work); other
+    columns go through ``ak.from_arrow`` with the nullability of the data.
+    """
+    import awkward as ak
+    import numpy as np
+    import pyarrow as pa
+
+    def numbers(array):
+        if array.null_count or not (pa.types.is_integer(array.type)
+                                    or pa.types.is_floating(array.type)):
+            return None
+        return ak.contents.NumpyArray(array.to_numpy(zero_copy_only=True))
+
+    def content(array):
+        flat = numbers(array)
+        if flat is not None:
+            return flat
+        if (pa.types.is_list(array.type) or pa.types.is_large_list(array.type)) and not array.null_count:
+            inner = content(array.values)
+            if inner is not None:
+                kind = np.int32 if pa.types.is_list(array.type) else np.int64
+                offsets = np.frombuffer(array.buffers()[1], dtype=kind)
+                offsets = offsets[array.offset : array.offset + len(array) + 1]
+                index = ak.index.Index32 if kind is np.int32 else ak.index.Index64
+                return ak.contents.ListOffsetArray(index(offsets), inner)
+        return None
+
+    fields, contents = [], []
+    for name in table.column_names:
+        column = table.column(name)
+        array = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+        layout = content(array) if len(array) else None
+        if layout is None:
+            single = pa.Table.from_arrays([array], names=[name])
+            layout = ak.from_arrow(_strict_nullability(single), highlevel=False).content(name)
+        fields.append(name)
+        contents.append(layout)
+    return ak.Array(ak.contents.RecordArray(contents, fields, length=table.num_rows))
+
+
+def _strict_nullability(table):
+    """``table`` with every field that holds no NULL marked non-nullable (buffers shared).
+
+    The engine declares list elements nullable; awkward turns every nullable Arrow field into
+    an option type, which analysts do not expect for ROOT branches that cannot hold NULLs.
+    """
+    import pyarrow as pa
+
+    def tighten(field, arrays):
+        t = field.type
+        has_nulls = any(a.null_count for a in arrays)
+        if pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+            child = tighten(t.value_field, [a.flatten() for a in arrays])
+            if pa.types.is_list(t):
+                t = pa.list_(child)
+            elif pa.types.is_large_list(t):
+                t = pa.large_list(child)
+            else:
+                t = pa.list_(child, t.list_size)
+        elif pa.types.is_struct(t):
+            children = [tighten(t.field(i), [a.field(i) for a in arrays]) for i in range(t.num_fields)]
+            t = pa.struct(children)
+        return pa.field(field.name, t, nullable=has_nulls, metadata=field.metadata)
+
+    schema = pa.schema(
+        [tighten(f, table.column(i).chunks) for i, f in enumerate(table.schema)],
+        metadata=table.schema.metadata,
+    )
+    return table if schema.equals(table.schema, check_metadata=True) else table.cast(schema)
 
 
 def _load_hist(document: str):

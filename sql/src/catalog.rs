@@ -28,7 +28,6 @@ use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{
     Ident, ObjectName, ObjectType, Statement as SqlStatement, Value,
 };
-use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use hepq_catalog::{
     CatalogStore, PersistentSchema, SYSTEM_SCHEMA, Slot, SystemSchema, TableEntry, TableFactory,
     TableKind,
@@ -36,7 +35,7 @@ use hepq_catalog::{
 
 use crate::error::{Error, Result};
 use crate::object_stores::HepqObjectStoreRegistry;
-use crate::session::{HepqSession, configure_s3, quote_literal};
+use crate::session::{HepqSession, configure_s3, quote_literal, session_dialect};
 
 /// The catalog whose schemas persist (the session's default catalog).
 pub const DEFAULT_CATALOG: &str = "hepq";
@@ -88,10 +87,7 @@ impl StoredTables {
 
 /// Parses one statement with the session's dialect.
 fn parse_one(state: &SessionState, sql: &str) -> datafusion::common::Result<Statement> {
-    let dialect_name = state.config().options().sql_parser.dialect;
-    let dialect = dialect_from_str(dialect_name).ok_or_else(|| {
-        DataFusionError::Configuration(format!("unknown SQL dialect {dialect_name}"))
-    })?;
+    let dialect = session_dialect(state).map_err(DataFusionError::from)?;
     let mut statements = DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?;
     match (statements.pop_front(), statements.is_empty()) {
         (Some(statement), true) => Ok(statement),

@@ -24,6 +24,7 @@
 //! ```
 
 pub mod catalog;
+pub mod dialect;
 pub mod error;
 pub mod object_stores;
 pub mod progress;

@@ -153,6 +153,11 @@ impl HepqSession {
         // match as written instead of being folded to lower case. Function names and keywords
         // stay case-insensitive.
         config.options_mut().sql_parser.enable_ident_normalization = false;
+        // DuckDB's dialect (PostgreSQL's, plus lambdas `x -> x * 2` for `array_transform` and
+        // `list_filter`, struct literals `{'a': 1}` and list slices), so analyses written for
+        // DuckDB read the same here; `f(a = b)` stays a comparison (`dialect.rs`).
+        // `SET datafusion.sql_parser.dialect = …` changes it.
+        config.options_mut().sql_parser.dialect = datafusion::common::config::Dialect::DuckDB;
         let mut state = SessionStateBuilder::new()
             .with_config(config)
             .with_runtime_env(runtime)
@@ -204,10 +209,7 @@ impl HepqSession {
 
     /// Splits `sql` into statements, checking syntax. Errors name the line and column.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
-        let state = self.ctx.state();
-        let dialect_name = state.config().options().sql_parser.dialect;
-        let dialect = dialect_from_str(dialect_name)
-            .ok_or_else(|| Error::Config(format!("unknown SQL dialect {dialect_name}")))?;
+        let dialect = session_dialect(&self.ctx.state())?;
         Ok(DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?.into())
     }
 
@@ -441,6 +443,20 @@ impl HepqSession {
     pub fn config_options(&self) -> ConfigOptions {
         self.ctx.state().config().options().as_ref().clone()
     }
+}
+
+/// The SQL dialect statements of a session are parsed with (hepq's DuckDB variant unless
+/// `datafusion.sql_parser.dialect` names another); stored catalog statements are re-parsed
+/// with it too.
+pub(crate) fn session_dialect(
+    state: &SessionState,
+) -> Result<Box<dyn datafusion::sql::sqlparser::dialect::Dialect>> {
+    let dialect_name = state.config().options().sql_parser.dialect;
+    if dialect_name == datafusion::common::config::Dialect::DuckDB {
+        return Ok(Box::new(crate::dialect::HepqDialect));
+    }
+    dialect_from_str(dialect_name)
+        .ok_or_else(|| Error::Config(format!("unknown SQL dialect {dialect_name}")))
 }
 
 /// Applies the `aws.*` options of a `CREATE EXTERNAL TABLE`: they configure the bucket's S3

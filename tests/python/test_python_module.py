@@ -360,6 +360,26 @@ def test_awkward_round_trip_nested_lists(con):
     assert ak.to_list(sums["s"]) == pytest.approx(ak.to_list(want))
 
 
+def test_awkward_types_match_uproot(con, tmp_path):
+    """Jagged branches come to awkward with uproot's types (no option type without NULLs)."""
+    uproot = pytest.importorskip("uproot")
+    ak = pytest.importorskip("awkward")
+    path = tmp_path / "typed.root"
+    jets = ak.Array([[1.5, 2.5], [], [3.0, 4.0, 5.0]])
+    with uproot.recreate(path) as f:
+        f["Events"] = {"Jet_pt": ak.values_astype(jets, "float32"), "run": [1, 2, 3]}
+    got = con.sql(f"SELECT Jet_pt FROM read_root('{path}', 'Events')").awkward()
+    want = uproot.open(path)["Events"].arrays(["Jet_pt"])
+    assert str(ak.type(got["Jet_pt"])) == str(ak.type(want["Jet_pt"])) == "3 * var * float32"
+    assert ak.array_equal(got["Jet_pt"], want["Jet_pt"], dtype_exact=False)
+    # Where NULLs occur the option type stays, at the level that has them.
+    mixed = con.sql("SELECT [1.0, NULL] AS l, CAST(NULL AS INT) AS n, 2 AS m").awkward()
+    assert str(ak.type(mixed["l"])) == "1 * var * ?float64"
+    assert str(ak.type(mixed["n"])) == "1 * ?int32"
+    assert str(ak.type(mixed["m"])) == "1 * int64"
+    assert ak.to_list(mixed) == [{"l": [1.0, None], "n": None, "m": 2}]
+
+
 def test_read_root_and_rntuple_match_uproot(con, tmp_path):
     uproot = pytest.importorskip("uproot")
     ak = pytest.importorskip("awkward")

@@ -337,3 +337,46 @@ def test_kinematics(hepq, dataset, kind):
             "m": "inv_masses(Muon_pt, Muon_eta, Muon_phi, 0.105658, list_argcombinations(Muon_pt, 2))",
         })
         assert t == {"dr": "List(Float32)", "m": "List(Float32)"}
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_nested_reductions(hepq, dataset, kind):
+    """Reductions of lists of lists reduce the innermost lists, as awkward's axis=-1."""
+    path, ref = dataset[kind]
+    tol = TOL[kind]
+    pt = ref["Jet_pt"]
+    rows = query(
+        hepq,
+        path,
+        "list_sum(list_select(Jet_pt, list_argcombinations(Jet_pt, 3))) AS s3, "
+        "list_max(list_select(Jet_pt, list_argcombinations(Jet_pt, 2))) AS mx2, "
+        "list_argmin(list_select(Jet_pt, list_argcombinations(Jet_pt, 2))) AS amin2, "
+        "list_mean(list_select(Jet_pt, list_argcombinations(Jet_pt, 2))) AS mean2, "
+        "list_count_true(list_select(Jet_pt > 30, list_argcombinations(Jet_pt, 2))) AS n2, "
+        "list_all(list_select(Jet_pt > 30, list_argcombinations(Jet_pt, 2))) AS all2",
+    )
+    pairs = ak.concatenate([p[:, :, np.newaxis] for p in ak.unzip(ak.combinations(pt, 2))], axis=-1)
+    triples = ak.concatenate([p[:, :, np.newaxis] for p in ak.unzip(ak.combinations(pt, 3))], axis=-1)
+    check(rows, "s3", ak.sum(triples, axis=-1), tol)
+    check(rows, "mx2", ak.max(pairs, axis=-1), tol)
+    check(rows, "amin2", ak.argmin(pairs, axis=-1) + 1, 0)
+    check(rows, "mean2", ak.mean(pairs, axis=-1), tol)
+    check(rows, "n2", ak.sum(pairs > 30, axis=-1), 0)
+    check(rows, "all2", ak.all(pairs > 30, axis=-1), 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fill_null(hepq, dataset, kind):
+    """list_fill_null against ak.fill_none, on the NULLs of min_delta_r (no muons)."""
+    path, ref = dataset[kind]
+    tol = TOL[kind]
+    jets, muons = p4(ref, "Jet"), p4(ref, "Muon")
+    rows = query(
+        hepq,
+        path,
+        "list_fill_null(min_delta_r(Jet_eta, Jet_phi, Muon_eta, Muon_phi), 99.0) AS dr",
+    )
+    pairs = ak.cartesian([jets, muons], nested=True)
+    jet, muon = ak.unzip(pairs)
+    nearest = ak.min(jet.deltaR(muon), axis=-1)
+    check(rows, "dr", ak.fill_none(nearest, 99.0), tol)

@@ -94,7 +94,9 @@ pub fn render_reference() -> String {
     out.push_str("# hepq SQL functions\n\n");
     out.push_str(
         "hepq adds these functions to DataFusion's own (see DataFusion's SQL reference for \
-         `array_*`/`list_*`, `unnest`, lambdas such as `array_transform`). Lists are 1-based.\n\n",
+         `array_*`/`list_*`, `unnest`, lambdas such as `array_transform`). Lists are 1-based. \
+         Lambdas (`x -> x * 2`) parse in hepq's default SQL dialect (DuckDB's); a session \
+         that switches `datafusion.sql_parser.dialect` to `Generic` loses them.\n\n",
     );
     for label in &order {
         let Some(list) = sections.get_mut(label) else {

@@ -1,4 +1,5 @@
-//! `hepq demo`: build the demo warehouse once, then take a guided tour of it.
+//! `hepq demo`: build the demo warehouse once, take a guided tour of it, then (at a terminal,
+//! or with `--serve`) serve it over the PostgreSQL protocol for psql, notebooks and BI tools.
 //!
 //! The LHC events are also shipped as ROOT files, written from the Parquet table with
 //! `COPY … STORED AS ROOT` into `root/lhc_events/run=…/part-NNNNN.root` beside `tables/`.
@@ -75,8 +76,14 @@ const TOUR: &[(&str, &str)] = &[
     ),
 ];
 
-/// Builds the demo warehouse if needed and runs the tour.
-pub async fn run(warehouse: Option<PathBuf>, lhc_events: u64, legend_hits: u64) -> CliResult<()> {
+/// Builds the demo warehouse if needed, runs the tour and, with `serve`, serves the warehouse
+/// on that address until the process is stopped.
+pub async fn run(
+    warehouse: Option<PathBuf>,
+    lhc_events: u64,
+    legend_hits: u64,
+    serve: Option<std::net::SocketAddr>,
+) -> CliResult<()> {
     let warehouse = warehouse.unwrap_or_else(|| data_dir().join("demo"));
     let tables = warehouse.join("tables");
     std::fs::create_dir_all(&tables)
@@ -130,7 +137,40 @@ pub async fn run(warehouse: Option<PathBuf>, lhc_events: u64, legend_hits: u64) 
         warehouse.display(),
         warehouse.display()
     );
-    Ok(())
+    let Some(listen) = serve else {
+        println!(
+            "  hepq serve --warehouse {}   # PostgreSQL clients (or: hepq demo --serve)",
+            warehouse.display()
+        );
+        return Ok(());
+    };
+    println!(
+        "\nServing the demo warehouse over the PostgreSQL protocol (Ctrl-C to stop); connect with:\n  \
+         psql -h {} -p {} -U hepq hepq",
+        listen.ip(),
+        listen.port()
+    );
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+    let options = crate::pg::ServeOptions {
+        listen,
+        session: hepq_sql::SessionOptions {
+            warehouse: Some(warehouse.clone()),
+            object_store_env: super::aws_environment(),
+            ..Default::default()
+        },
+        register: Vec::new(),
+        max_connections: 100,
+        insecure: false,
+        auth: crate::pg::auth::Method::Trust,
+        users: Default::default(),
+        tls: None,
+        read_only_users: Default::default(),
+        read_only: false,
+    };
+    crate::pg::serve(options)
+        .await
+        .map_err(|e| CliError::Message(e.to_string()))
 }
 
 /// Generates `tables/NAME` unless it is already complete. Data is written to a hidden folder

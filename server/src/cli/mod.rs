@@ -59,6 +59,10 @@ struct ServeArgs {
     /// Allow listening on a non-loopback address without authentication.
     #[arg(long)]
     insecure: bool,
+    /// Make every session read-only: no DDL, DML or COPY to a file (SELECT and COPY TO STDOUT
+    /// work). The config file can mark single users read-only instead (read_only_users).
+    #[arg(long)]
+    read_only: bool,
     #[command(flatten)]
     engine: EngineArgs,
 }
@@ -123,6 +127,16 @@ struct DemoArgs {
     /// LEGEND hits to generate the first time.
     #[arg(long, default_value_t = 500_000)]
     legend_hits: u64,
+    /// After the tour, serve the demo warehouse over the PostgreSQL protocol until stopped
+    /// (the default when stdin and stdout are a terminal).
+    #[arg(long, conflicts_with = "no_serve")]
+    serve: bool,
+    /// Do not start the server after the tour.
+    #[arg(long)]
+    no_serve: bool,
+    /// Address the demo's server listens on.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:5433")]
+    listen: std::net::SocketAddr,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -190,7 +204,22 @@ pub fn run(cli: Cli) -> CliResult<()> {
         }
         Command::Demo(args) => {
             let runtime = runtime(None)?;
-            runtime.block_on(demo::run(args.warehouse, args.lhc_events, args.legend_hits))
+            use std::io::IsTerminal;
+            let serve = if args.serve {
+                Some(args.listen)
+            } else if args.no_serve
+                || !(std::io::stdin().is_terminal() && std::io::stdout().is_terminal())
+            {
+                None
+            } else {
+                Some(args.listen)
+            };
+            runtime.block_on(demo::run(
+                args.warehouse,
+                args.lhc_events,
+                args.legend_hits,
+                serve,
+            ))
         }
         Command::Inspect(args) => {
             let runtime = runtime(None)?;
@@ -254,6 +283,8 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 auth: config.auth.unwrap_or(crate::pg::auth::Method::Trust),
                 users,
                 tls,
+                read_only_users: config.read_only_users.iter().cloned().collect(),
+                read_only: args.read_only || config.read_only.unwrap_or(false),
             };
             runtime
                 .block_on(crate::pg::serve(options))
@@ -324,7 +355,7 @@ pub fn warehouse_dir(arg: Option<&std::path::Path>) -> Option<PathBuf> {
 }
 
 /// The standard AWS variables, handed to the session for `s3://` locations.
-fn aws_environment() -> Vec<(String, String)> {
+pub(crate) fn aws_environment() -> Vec<(String, String)> {
     std::env::vars()
         .filter(|(k, _)| k.starts_with("AWS_"))
         .collect()

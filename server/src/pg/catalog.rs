@@ -44,6 +44,7 @@ pub const TABLES: &[&str] = &[
     "pg_class",
     "pg_collation",
     "pg_constraint",
+    "pg_cursors",
     "pg_database",
     "pg_depend",
     "pg_description",
@@ -136,12 +137,31 @@ struct Rel {
     fields: Vec<FieldRef>,
 }
 
+/// One open cursor of the session, as `pg_cursors` shows it.
+#[derive(Debug, Clone)]
+pub struct CursorRow {
+    /// The cursor's name.
+    pub name: String,
+    /// The `DECLARE` statement.
+    pub statement: String,
+    /// `WITH HOLD`.
+    pub is_holdable: bool,
+    /// `BINARY`.
+    pub is_binary: bool,
+    /// When it was declared, in microseconds since 1970 (UTC).
+    pub created_micros: i64,
+}
+
+/// The session's open cursors, published by the connection before each statement is planned.
+pub type Cursors = Arc<Mutex<Vec<CursorRow>>>;
+
 /// The `pg_catalog` schema of one session.
 pub struct PgCatalog {
     catalogs: Weak<dyn CatalogProviderList>,
     settings: Arc<Mutex<Settings>>,
     identity: Identity,
     functions: Vec<(String, &'static str)>,
+    cursors: Cursors,
 }
 
 impl std::fmt::Debug for PgCatalog {
@@ -174,7 +194,14 @@ impl PgCatalog {
             settings,
             identity,
             functions,
+            cursors: Cursors::default(),
         }
+    }
+
+    /// Shows `cursors` in `pg_cursors`.
+    pub fn with_cursors(mut self, cursors: Cursors) -> Self {
+        self.cursors = cursors;
+        self
     }
 
     async fn relations(&self) -> Result<(Vec<(i64, String)>, Vec<Rel>)> {
@@ -247,7 +274,18 @@ impl PgCatalog {
             [schema, table] => r.schema == *schema && r.name == *table,
             _ => false,
         });
-        Ok(found.map(|r| r.oid))
+        if let Some(r) = found {
+            return Ok(Some(r.oid));
+        }
+        // The emulated catalog tables themselves (`'pg_class'::regclass`, as pgjdbc sends).
+        let catalog_table = match parts.as_slice() {
+            [table] => Some(table),
+            [schema, table] if schema == "pg_catalog" => Some(table),
+            _ => None,
+        };
+        Ok(catalog_table
+            .filter(|t| TABLES.contains(&t.as_str()))
+            .map(|t| stable_oid("relation", &format!("pg_catalog.{t}"))))
     }
 
     async fn build(
@@ -495,6 +533,30 @@ impl PgCatalog {
                         null.clone(),
                         null.clone(),
                         null.clone(),
+                    ]);
+                }
+            }
+            "pg_cursors" => {
+                columns = cols![
+                    "name": text, "statement": text, "is_holdable": b, "is_binary": b,
+                    "is_scrollable": b,
+                    "creation_time": D::Timestamp(
+                        hepq_sql::datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                        Some("+00:00".into())
+                    ),
+                ];
+                let cursors = self.cursors.lock().map(|c| c.clone()).unwrap_or_default();
+                for c in cursors {
+                    rows.push(vec![
+                        s(&c.name),
+                        s(&c.statement),
+                        bo(c.is_holdable),
+                        bo(c.is_binary),
+                        bo(false),
+                        ScalarValue::TimestampMicrosecond(
+                            Some(c.created_micros),
+                            Some("+00:00".into()),
+                        ),
                     ]);
                 }
             }
@@ -1043,6 +1105,14 @@ pub fn functions(catalog: Arc<PgCatalog>) -> Vec<ScalarUDF> {
             &[0],
             Ret::Fixed(D::Int32),
             constant(ScalarValue::Int32(Some(identity.pid))),
+        ),
+        udf(
+            // hepq has no advisory locks, so there is never one to release (asyncpg's pool
+            // calls this when a connection goes back to the pool).
+            "pg_advisory_unlock_all",
+            &[0],
+            Ret::Fixed(D::Utf8),
+            constant(ScalarValue::Utf8(None)),
         ),
         udf(
             "pg_is_in_recovery",

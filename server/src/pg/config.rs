@@ -5,6 +5,8 @@
 //! listen = "0.0.0.0:5433"          # optional; --listen wins
 //! max_connections = 200            # optional; --max-connections wins
 //! auth = "scram-sha-256"           # trust | password | md5 | scram-sha-256
+//! read_only_users = ["viewer"]     # optional: these users' sessions are read-only
+//! read_only = false                # optional: true makes every session read-only
 //!
 //! [users]                          # password hashes as PostgreSQL stores them
 //! alice = "SCRAM-SHA-256$4096:…$…:…" # from `hepq serve --hash-password`
@@ -36,6 +38,47 @@ pub struct Config {
     pub tls_cert: Option<std::path::PathBuf>,
     /// `[tls] key = "…"`: PEM private key.
     pub tls_key: Option<std::path::PathBuf>,
+    /// `read_only_users = ["…", …]`: users whose sessions are read-only.
+    pub read_only_users: Vec<String>,
+    /// `read_only = true`: every session is read-only.
+    pub read_only: Option<bool>,
+}
+
+/// A `["a", "b"]` array of quoted strings.
+fn string_array(value: &str) -> Option<Vec<String>> {
+    let inner = value.strip_prefix('[')?.strip_suffix(']')?.trim();
+    if inner.is_empty() {
+        return Some(Vec::new());
+    }
+    let mut out = Vec::new();
+    let mut rest = inner;
+    loop {
+        let rest_trimmed = rest.trim_start();
+        let body = rest_trimmed.strip_prefix('"')?;
+        // The closing quote: the first `"` not escaped by a backslash.
+        let mut end = None;
+        let mut escaped = false;
+        for (i, c) in body.char_indices() {
+            match c {
+                '\\' if !escaped => escaped = true,
+                '"' if !escaped => {
+                    end = Some(i);
+                    break;
+                }
+                _ => escaped = false,
+            }
+        }
+        let end = end?;
+        out.push(unquote(&rest_trimmed[..end + 2])?);
+        let after = body[end + 1..].trim_start();
+        if after.is_empty() {
+            return Some(out);
+        }
+        rest = after.strip_prefix(',')?;
+        if rest.trim().is_empty() {
+            return Some(out);
+        }
+    }
 }
 
 fn unquote(value: &str) -> Option<String> {
@@ -137,9 +180,22 @@ impl Config {
                     )
                 }
                 "auth" => config.auth = Some(Method::parse(&string()?).map_err(at)?),
+                "read_only_users" => {
+                    config.read_only_users = string_array(value).ok_or_else(|| {
+                        at("read_only_users: expected an array of \"quoted\" user names".into())
+                    })?
+                }
+                "read_only" => {
+                    config.read_only = Some(match value {
+                        "true" => true,
+                        "false" => false,
+                        _ => return Err(at("read_only: expected true or false".into())),
+                    })
+                }
                 other => {
                     return Err(at(format!(
-                        "unknown key '{other}' (expected listen, max_connections, auth or [users])"
+                        "unknown key '{other}' (expected listen, max_connections, auth, \
+                         read_only_users, read_only or [users])"
                     )));
                 }
             }
@@ -181,5 +237,23 @@ mod tests {
         assert!(Config::parse("auth = md5").is_err());
         let bad = Config::parse("[users]\nx = \"hunter2\"").unwrap();
         assert!(bad.secrets().is_err());
+        let ro = Config::parse(
+            "read_only_users = [\"viewer\", \"a,\\\"b\"]  # two\nread_only = false\n",
+        )
+        .unwrap();
+        assert_eq!(
+            ro.read_only_users,
+            vec!["viewer".to_string(), "a,\"b".to_string()]
+        );
+        assert_eq!(ro.read_only, Some(false));
+        assert!(Config::parse("read_only_users = [viewer]").is_err());
+        assert!(Config::parse("read_only_users = \"viewer\"").is_err());
+        assert!(Config::parse("read_only = yes").is_err());
+        assert_eq!(
+            Config::parse("read_only_users = []")
+                .unwrap()
+                .read_only_users,
+            Vec::<String>::new()
+        );
     }
 }

@@ -14,6 +14,7 @@ use std::time::Duration;
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::StreamExt;
 use hepq_sql::HepqSession;
+use hepq_sql::datafusion::arrow::array::Array;
 use hepq_sql::datafusion::arrow::datatypes::{DataType, FieldRef};
 use hepq_sql::datafusion::arrow::record_batch::RecordBatch;
 use hepq_sql::datafusion::common::ScalarValue;
@@ -43,7 +44,9 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::catalog::{self, Identity, PgCatalog};
+use super::cursor::{self, FetchSpec};
 use super::errors::{PgError, notice};
+use super::introspect;
 use super::protocol::{Frontend, StartupPacket, Writer, read_message, read_startup};
 use super::rewrite::rewrite;
 use super::settings::{REPORTED, Settings};
@@ -103,11 +106,16 @@ enum Parsed {
     Command(Command),
     /// `COPY (query) TO STDOUT`.
     Copy(CopySpec),
+    /// `DECLARE name CURSOR FOR query`.
+    Declare(DeclareSpec),
+    /// asyncpg's type introspection query (see [`super::introspect`]).
+    TypeInfo,
 }
 
 #[derive(Debug, Clone)]
 enum Command {
-    Begin,
+    /// `BEGIN`; `Some(true)` for `BEGIN READ ONLY`, `Some(false)` for `READ WRITE`.
+    Begin(Option<bool>),
     Commit,
     Rollback,
     Savepoint(String),
@@ -120,6 +128,10 @@ enum Command {
     ShowAll,
     ResetAll,
     Noop(String),
+    /// `FETCH` (`false`) or `MOVE` (`true`).
+    Fetch(FetchSpec, bool),
+    /// `CLOSE name` or `CLOSE ALL` (`None`).
+    CloseCursor(Option<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,9 +150,33 @@ struct CopySpec {
     null: Option<String>,
 }
 
+/// `DECLARE name [BINARY] … CURSOR [WITH HOLD] FOR query`.
+#[derive(Debug, Clone)]
+struct DeclareSpec {
+    name: String,
+    binary: bool,
+    hold: bool,
+    query: DFStatement,
+}
+
 struct Prepared {
     parsed: Option<Parsed>,
     declared: Vec<u32>,
+}
+
+/// A cursor (a portal created by `DECLARE`): what it returns and where it stands.
+#[derive(Clone)]
+struct Cursor {
+    /// `WITH HOLD`: survives the end of the transaction.
+    hold: bool,
+    /// `BINARY`: results in binary unless a `FETCH` asks otherwise.
+    binary: bool,
+    fields: Vec<FieldRef>,
+    /// The `DECLARE` statement and when it ran (for `pg_cursors`).
+    statement: String,
+    created_micros: i64,
+    /// Rows consumed so far (the row the cursor stands on, 1-based; 0 = before the first).
+    position: u64,
 }
 
 enum PortalState {
@@ -154,6 +190,8 @@ struct Portal {
     plan: Option<LogicalPlan>,
     formats: Vec<i16>,
     state: PortalState,
+    /// Set for cursors.
+    cursor: Option<Cursor>,
 }
 
 struct Streaming {
@@ -162,6 +200,8 @@ struct Streaming {
     binary: Vec<bool>,
     current: Option<(Vec<ColumnEncoder>, usize, usize)>,
     sent: usize,
+    /// The engine stream has ended.
+    ended: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +219,13 @@ struct Connection {
     portals: HashMap<String, Portal>,
     savepoints: Vec<String>,
     tx: Tx,
+    /// The user's role is read-only (`read_only_users` / `read_only` in the config file).
+    read_only_role: bool,
+    /// Every session is read-only (`--read-only`): the reason errors give.
+    server_read_only: bool,
+    user: String,
+    /// What `pg_cursors` shows: refreshed from `portals` before each statement is planned.
+    cursor_rows: catalog::Cursors,
     cancel: watch::Receiver<u64>,
     /// The client's side of the socket, watched for a hang-up while a statement runs.
     input: Input,
@@ -272,6 +319,7 @@ pub async fn handle(
         }
     };
     let (pid, secret, cancel) = shared.register_backend();
+    let read_only_role = shared.options.is_read_only(&user);
     let mut settings = Settings::new(&user, shared.options.max_connections);
     for (k, v) in &params {
         if !matches!(k.as_str(), "user" | "database" | "options" | "replication")
@@ -285,14 +333,20 @@ pub async fn handle(
             let _ = settings.set(&k, &v);
         }
     }
+    if read_only_role {
+        // What the session reports; enforcement is by the role, not these settings.
+        let _ = settings.set("default_transaction_read_only", "on");
+        let _ = settings.set("transaction_read_only", "on");
+    }
     let defaults = settings.clone();
     let settings = Arc::new(Mutex::new(settings));
     let identity = Identity {
-        user,
+        user: user.clone(),
         database,
         pid,
     };
-    install_catalog(&session, &settings, identity);
+    let cursor_rows = catalog::Cursors::default();
+    install_catalog(&session, &settings, &cursor_rows, identity);
 
     let mut conn = Connection {
         session,
@@ -302,6 +356,10 @@ pub async fn handle(
         portals: HashMap::new(),
         savepoints: Vec::new(),
         tx: Tx::Idle,
+        read_only_role,
+        server_read_only: shared.options.read_only,
+        user,
+        cursor_rows,
         cancel,
         input: reader,
     };
@@ -452,7 +510,12 @@ fn startup_options(options: &str) -> Vec<(String, String)> {
 }
 
 /// Registers `pg_catalog` and the catalog functions in a session.
-fn install_catalog(session: &HepqSession, settings: &Arc<Mutex<Settings>>, identity: Identity) {
+fn install_catalog(
+    session: &HepqSession,
+    settings: &Arc<Mutex<Settings>>,
+    cursors: &catalog::Cursors,
+    identity: Identity,
+) {
     let state = session.state();
     let mut functions: Vec<(String, &'static str)> = Vec::new();
     for name in state.scalar_functions().keys() {
@@ -466,12 +529,10 @@ fn install_catalog(session: &HepqSession, settings: &Arc<Mutex<Settings>>, ident
     }
     functions.sort();
     let catalogs = Arc::clone(state.catalog_list());
-    let pg = Arc::new(PgCatalog::new(
-        &catalogs,
-        Arc::clone(settings),
-        identity,
-        functions,
-    ));
+    let pg = Arc::new(
+        PgCatalog::new(&catalogs, Arc::clone(settings), identity, functions)
+            .with_cursors(Arc::clone(cursors)),
+    );
     let ctx = session.context();
     for name in catalogs.catalog_names() {
         if let Some(catalog) = catalogs.catalog(&name) {
@@ -515,13 +576,85 @@ fn is_engine_setting(name: &str) -> bool {
     n.starts_with("datafusion.") || n.starts_with("hepq.")
 }
 
+/// 25006, as PostgreSQL answers a write in a read-only transaction.
+fn read_only_error(what: &str, reason: &str) -> PgError {
+    PgError::new(
+        "25006",
+        format!("cannot execute {what} in a read-only transaction{reason}"),
+    )
+}
+
+/// The access mode of `BEGIN`/`SET TRANSACTION` modes: `Some(true)` for `READ ONLY`.
+fn read_only_mode(modes: &[ast::TransactionMode]) -> Option<bool> {
+    modes.iter().rev().find_map(|m| match m {
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadOnly) => Some(true),
+        ast::TransactionMode::AccessMode(ast::TransactionAccessMode::ReadWrite) => Some(false),
+        _ => None,
+    })
+}
+
+/// What a plan would write (`CREATE TABLE`, `INSERT`, `COPY TO a file`, …), for read-only
+/// sessions; `None` for plans that only read. `EXPLAIN` (without `ANALYZE`) runs nothing.
+fn write_kind(plan: &LogicalPlan) -> Option<String> {
+    match plan {
+        LogicalPlan::Explain(_) => None,
+        LogicalPlan::Ddl(_) => command_tag(plan),
+        LogicalPlan::Dml(_) => {
+            command_tag(plan).map(|t| t.split(' ').next().unwrap_or("DML").to_string())
+        }
+        LogicalPlan::Copy(_) => Some("COPY TO a file".into()),
+        other => other.inputs().into_iter().find_map(write_kind),
+    }
+}
+
+/// What a statement would write, judged by its leading keywords (so that a read-only session
+/// refuses even statements the engine could not plan, such as `ALTER TABLE`); queries,
+/// `EXPLAIN` and `SET` are left to [`write_kind`] on the plan.
+fn statement_write_kind(statement: &DFStatement) -> Option<String> {
+    let text = statement.to_string();
+    let mut words = text.split_whitespace().map(str::to_ascii_uppercase);
+    let first = words.next()?;
+    match first.as_str() {
+        "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "TRUNCATE" | "GRANT" | "REVOKE" | "COMMENT"
+        | "VACUUM" | "ANALYZE" | "REFRESH" | "REINDEX" | "CLUSTER" => Some(first),
+        "CREATE" | "DROP" | "ALTER" => {
+            let mut what = first;
+            for w in words.by_ref() {
+                what.push(' ');
+                what.push_str(&w);
+                if !matches!(
+                    w.as_str(),
+                    "OR" | "REPLACE" | "EXTERNAL" | "TEMP" | "TEMPORARY" | "UNLOGGED" | "UNBOUNDED"
+                ) {
+                    break;
+                }
+            }
+            Some(what)
+        }
+        "COPY" => Some("COPY TO a file".into()),
+        _ => None,
+    }
+}
+
 /// Sorts a parsed statement into what the server answers itself and what the engine plans.
 fn classify(statement: DFStatement) -> Parsed {
+    // DataFusion's parser reads `RESET` itself.
+    if let DFStatement::Reset(hepq_sql::datafusion::sql::parser::ResetStatement::Variable(name)) =
+        &statement
+    {
+        let name = object_name_text(name);
+        if name.eq_ignore_ascii_case("all") {
+            return Parsed::Command(Command::ResetAll);
+        }
+        if !is_engine_setting(&name) {
+            return Parsed::Command(Command::Set(name, None));
+        }
+    }
     let DFStatement::Statement(inner) = statement else {
         return Parsed::Engine(statement);
     };
     let command = match inner.as_ref() {
-        ast::Statement::StartTransaction { .. } => Command::Begin,
+        ast::Statement::StartTransaction { modes, .. } => Command::Begin(read_only_mode(modes)),
         ast::Statement::Commit { .. } => Command::Commit,
         ast::Statement::Rollback {
             savepoint: None, ..
@@ -565,6 +698,18 @@ fn classify(statement: DFStatement) -> Parsed {
             Set::SetNames { charset_name, .. } => {
                 Command::Set("client_encoding".into(), Some(charset_name.value.clone()))
             }
+            Set::SetTransaction { modes, session, .. } => match read_only_mode(modes) {
+                Some(ro) => Command::Set(
+                    if *session {
+                        "default_transaction_read_only"
+                    } else {
+                        "transaction_read_only"
+                    }
+                    .into(),
+                    Some(if ro { "on" } else { "off" }.into()),
+                ),
+                None => Command::Noop("SET".into()),
+            },
             _ => Command::Noop("SET".into()),
         },
         ast::Statement::ShowVariable { variable } => {
@@ -606,9 +751,15 @@ fn classify(statement: DFStatement) -> Parsed {
     Parsed::Command(command)
 }
 
+/// Whether `sql` starts with the word `keyword` (case-insensitive, as a whole word).
 fn starts_with_keyword(sql: &str, keyword: &str) -> bool {
     let t = sql.trim_start();
-    t.len() >= keyword.len() && t[..keyword.len()].eq_ignore_ascii_case(keyword)
+    t.get(..keyword.len())
+        .is_some_and(|head| head.eq_ignore_ascii_case(keyword))
+        && !t[keyword.len()..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_alphanumeric() || c == '_')
 }
 
 /// Parses `COPY … TO STDOUT`.
@@ -882,6 +1033,56 @@ impl Connection {
             .and_then(|s| s.get(name).map(str::to_string))
     }
 
+    /// Why writes are refused in this session now (`Some("")` for a read-only transaction,
+    /// `Some(" (user … is read-only)")` for a read-only role), or `None`.
+    fn read_only_reason(&self) -> Option<String> {
+        if self.read_only_role {
+            return Some(if self.server_read_only {
+                ": the server is read-only".to_string()
+            } else {
+                format!(": user \"{}\" is read-only", self.user)
+            });
+        }
+        let on = |name: &str| {
+            self.setting(name).is_some_and(|v| {
+                matches!(
+                    v.trim().to_ascii_lowercase().as_str(),
+                    "on" | "true" | "yes" | "1"
+                )
+            })
+        };
+        let setting = if self.tx == Tx::Idle {
+            "default_transaction_read_only"
+        } else {
+            "transaction_read_only"
+        };
+        on(setting).then(String::new)
+    }
+
+    /// Refuses a statement that writes, in a read-only session (before planning).
+    fn check_statement_writable(&self, parsed: &Parsed) -> Result<(), PgError> {
+        let statement = match parsed {
+            Parsed::Engine(s) => s,
+            _ => return Ok(()),
+        };
+        if let Some(reason) = self.read_only_reason()
+            && let Some(what) = statement_write_kind(statement)
+        {
+            return Err(read_only_error(&what, &reason));
+        }
+        Ok(())
+    }
+
+    /// Refuses a plan that writes, in a read-only session.
+    fn check_plan_writable(&self, plan: &LogicalPlan) -> Result<(), PgError> {
+        if let Some(reason) = self.read_only_reason()
+            && let Some(what) = write_kind(plan)
+        {
+            return Err(read_only_error(&what, &reason));
+        }
+        Ok(())
+    }
+
     fn deadline(&self) -> Option<Instant> {
         self.settings
             .lock()
@@ -922,7 +1123,9 @@ impl Connection {
                 Frontend::Sync => {
                     skipping = false;
                     if self.tx == Tx::Idle {
-                        self.portals.clear();
+                        // The implicit transaction ends: portals go, WITH HOLD cursors stay.
+                        self.portals
+                            .retain(|_, p| p.cursor.as_ref().is_some_and(|c| c.hold));
                     }
                     w.push(B::ReadyForQuery(ReadyForQuery::new(tx_status(self.tx))))?;
                     w.flush().await?;
@@ -997,9 +1200,21 @@ impl Connection {
         if starts_with_keyword(sql, "copy") && sql.to_ascii_lowercase().contains("stdout") {
             return parse_copy(sql);
         }
+        if let Some(parsed) = self.parse_cursor_sql(sql)? {
+            return Ok(parsed);
+        }
         let statements = match DFParser::parse_sql_with_dialect(sql, &PostgreSqlDialect {}) {
             Ok(s) => s,
             Err(pg_err) => match self.session.parse(sql) {
+                // Several statements, some of which only we parse (`…; MOVE 4 FROM c; …`):
+                // each on its own.
+                Err(_) if cursor::split_statements(sql).len() > 1 => {
+                    let mut out = Vec::new();
+                    for piece in cursor::split_statements(sql) {
+                        out.extend(self.parse_sql(piece)?);
+                    }
+                    return Ok(out);
+                }
                 Ok(s) => s.into(),
                 Err(_) => {
                     return Err(PgError::new(
@@ -1009,7 +1224,62 @@ impl Connection {
                 }
             },
         };
-        Ok(statements.into_iter().map(classify).collect())
+        let mut out = Vec::new();
+        for statement in statements {
+            // Cursor statements later in a message (`…; CLOSE ALL; …`) are parsed by us.
+            if let DFStatement::Statement(inner) = &statement
+                && matches!(
+                    inner.as_ref(),
+                    ast::Statement::Declare { .. }
+                        | ast::Statement::Fetch { .. }
+                        | ast::Statement::Close { .. }
+                )
+                && let Some(parsed) = self.parse_cursor_sql(&inner.to_string())?
+            {
+                out.extend(parsed);
+                continue;
+            }
+            out.push(classify(statement));
+        }
+        Ok(out)
+    }
+
+    /// `DECLARE`, `FETCH`, `MOVE` and `CLOSE` (and the statements after them in the same
+    /// message); `None` if `sql` starts with none of them.
+    fn parse_cursor_sql(&self, sql: &str) -> Result<Option<Vec<Parsed>>, PgError> {
+        let (first, rest) = if starts_with_keyword(sql, "declare") {
+            let head = cursor::parse_declare(sql)?;
+            let mut parsed = self.parse_sql(&sql[head.query_at..])?;
+            if parsed.is_empty() {
+                return Err(PgError::new("42601", "DECLARE CURSOR needs a query"));
+            }
+            let Parsed::Engine(query) = parsed.remove(0) else {
+                return Err(PgError::new(
+                    "42P11",
+                    "DECLARE CURSOR needs a query (SELECT, VALUES, WITH …)",
+                ));
+            };
+            let declare = Parsed::Declare(DeclareSpec {
+                name: head.name,
+                binary: head.binary,
+                hold: head.hold,
+                query,
+            });
+            let mut out = vec![declare];
+            out.extend(parsed);
+            return Ok(Some(out));
+        } else if starts_with_keyword(sql, "fetch") || starts_with_keyword(sql, "move") {
+            let (spec, is_move, rest) = cursor::parse_fetch(sql)?;
+            (Command::Fetch(spec, is_move), rest)
+        } else if starts_with_keyword(sql, "close") {
+            let (name, rest) = cursor::parse_close(sql)?;
+            (Command::CloseCursor(name), rest)
+        } else {
+            return Ok(None);
+        };
+        let mut out = vec![Parsed::Command(first)];
+        out.extend(self.parse_sql(&sql[rest..])?);
+        Ok(Some(out))
     }
 
     async fn simple_query(&mut self, sql: &str, w: &mut W) -> Res<()> {
@@ -1018,9 +1288,25 @@ impl Connection {
             w.push(B::EmptyQueryResponse(EmptyQueryResponse::new()))?;
         }
         for p in parsed {
+            self.publish_cursors();
             self.check_failed_tx(&p)?;
+            self.check_statement_writable(&p)?;
             match p {
+                Parsed::Command(Command::Fetch(spec, is_move)) => {
+                    self.fetch(&spec, is_move, None, true, w).await?
+                }
                 Parsed::Command(c) => self.command(c, w, true)?,
+                Parsed::Declare(spec) => {
+                    let plan = self.plan_of(&spec.query).await?;
+                    self.declare(&spec, plan, w).await?;
+                }
+                Parsed::TypeInfo => {
+                    return Err(PgError::new(
+                        "42601",
+                        "the type introspection query needs the extended query protocol",
+                    )
+                    .into());
+                }
                 Parsed::Engine(stmt) => {
                     self.cancel.borrow_and_update();
                     let deadline = self.deadline();
@@ -1083,6 +1369,7 @@ impl Connection {
         tag: String,
         deadline: Option<Instant>,
     ) -> Res<String> {
+        self.check_plan_writable(&plan)?;
         let session = self.session.clone();
         let is_ddl = matches!(plan, LogicalPlan::Ddl(_));
         let batches = guarded(&mut self.cancel, &mut self.input, deadline, async move {
@@ -1104,6 +1391,7 @@ impl Connection {
         formats: &[i16],
         deadline: Option<Instant>,
     ) -> Res<Streaming> {
+        self.check_plan_writable(&plan)?;
         let session = self.session.clone();
         let stream = guarded(&mut self.cancel, &mut self.input, deadline, async move {
             let df = session.context().execute_logical_plan(plan).await?;
@@ -1118,6 +1406,7 @@ impl Connection {
             binary,
             current: None,
             sent: 0,
+            ended: false,
         })
     }
 
@@ -1152,7 +1441,10 @@ impl Connection {
                 _ = until(deadline) => return Err(PgError::timed_out().into()),
             };
             match next {
-                None => return Ok(false),
+                None => {
+                    st.ended = true;
+                    return Ok(false);
+                }
                 Some(Err(e)) => return Err(e.into()),
                 Some(Ok(batch)) => {
                     if batch.num_rows() > 0 {
@@ -1166,13 +1458,25 @@ impl Connection {
 
     fn command(&mut self, c: Command, w: &mut W, simple: bool) -> Res<()> {
         let tag: String = match c {
-            Command::Begin => {
+            Command::Begin(mode) => {
                 if self.tx != Tx::Idle {
                     w.push(notice(
                         "WARNING",
                         "25001",
                         "there is already a transaction in progress",
                     ))?;
+                } else if !self.read_only_role {
+                    let default = self
+                        .setting("default_transaction_read_only")
+                        .unwrap_or_else(|| "off".into());
+                    let value = match mode {
+                        Some(true) => "on".to_string(),
+                        Some(false) => "off".to_string(),
+                        None => default,
+                    };
+                    if let Ok(mut s) = self.settings.lock() {
+                        let _ = s.set("transaction_read_only", &value);
+                    }
                 }
                 self.tx = Tx::Block;
                 "BEGIN".into()
@@ -1186,8 +1490,7 @@ impl Connection {
                         "there is no transaction in progress",
                     ))?;
                 }
-                self.tx = Tx::Idle;
-                self.savepoints.clear();
+                self.end_transaction();
                 if failed { "ROLLBACK" } else { "COMMIT" }.into()
             }
             Command::Rollback => {
@@ -1198,8 +1501,7 @@ impl Connection {
                         "there is no transaction in progress",
                     ))?;
                 }
-                self.tx = Tx::Idle;
-                self.savepoints.clear();
+                self.end_transaction();
                 "ROLLBACK".into()
             }
             Command::Savepoint(name) => {
@@ -1278,6 +1580,23 @@ impl Connection {
                     Some(v) => v,
                     None => self.defaults.get(&name).unwrap_or_default().to_string(),
                 };
+                if self.read_only_role
+                    && matches!(
+                        name.to_ascii_lowercase().as_str(),
+                        "default_transaction_read_only" | "transaction_read_only"
+                    )
+                    && !matches!(
+                        value.trim().to_ascii_lowercase().as_str(),
+                        "on" | "true" | "yes" | "1"
+                    )
+                {
+                    let reason = self.read_only_reason().unwrap_or_default();
+                    return Err(PgError::new(
+                        "25006",
+                        format!("cannot set transaction read-write mode{reason}"),
+                    )
+                    .into());
+                }
                 let display = {
                     let mut s = self
                         .settings
@@ -1334,13 +1653,50 @@ impl Connection {
                 "SHOW".into()
             }
             Command::Noop(tag) => tag,
+            Command::CloseCursor(None) => {
+                self.portals.retain(|_, p| p.cursor.is_none());
+                "CLOSE CURSOR ALL".into()
+            }
+            Command::CloseCursor(Some(name)) => {
+                if self.portals.get(&name).is_none_or(|p| p.cursor.is_none()) {
+                    return Err(
+                        PgError::new("34000", format!("cursor \"{name}\" does not exist")).into(),
+                    );
+                }
+                self.portals.remove(&name);
+                "CLOSE CURSOR".into()
+            }
+            Command::Fetch(..) => {
+                return Err(PgError::new("XX000", "FETCH reached the command runner").into());
+            }
         };
         w.push(B::CommandComplete(CommandComplete::new(tag)))?;
         Ok(())
     }
 
-    fn parse(&mut self, name: String, sql: &str, declared: Vec<u32>, w: &mut W) -> Res<()> {
-        let mut parsed = self.parse_sql(sql)?;
+    /// COMMIT or ROLLBACK: the transaction's cursors (all but `WITH HOLD` ones) close.
+    fn end_transaction(&mut self) {
+        self.tx = Tx::Idle;
+        self.savepoints.clear();
+        self.portals
+            .retain(|_, p| p.cursor.as_ref().is_none_or(|c| c.hold));
+        if !self.read_only_role {
+            let default = self
+                .setting("default_transaction_read_only")
+                .unwrap_or_else(|| "off".into());
+            if let Ok(mut s) = self.settings.lock() {
+                let _ = s.set("transaction_read_only", &default);
+            }
+        }
+    }
+
+    fn parse(&mut self, name: String, sql: &str, mut declared: Vec<u32>, w: &mut W) -> Res<()> {
+        let mut parsed = if introspect::is_asyncpg_typeinfo(sql) {
+            declared = vec![introspect::PARAM_OID];
+            vec![Parsed::TypeInfo]
+        } else {
+            self.parse_sql(sql)?
+        };
         if parsed.len() > 1 {
             return Err(PgError::new(
                 "42601",
@@ -1366,7 +1722,41 @@ impl Connection {
         Ok(())
     }
 
+    /// The engine statement answering asyncpg's type introspection for `oids`.
+    fn typeinfo_statement(&self, oids: &[i64]) -> Result<DFStatement, PgError> {
+        match self.parse_sql(&introspect::typeinfo_sql(oids))?.pop() {
+            Some(Parsed::Engine(stmt)) => Ok(stmt),
+            _ => Err(PgError::new(
+                "XX000",
+                "the type introspection query did not parse",
+            )),
+        }
+    }
+
+    /// Shows the open cursors in `pg_cursors`.
+    fn publish_cursors(&self) {
+        let mut rows: Vec<catalog::CursorRow> = self
+            .portals
+            .iter()
+            .filter_map(|(name, p)| {
+                let c = p.cursor.as_ref()?;
+                Some(catalog::CursorRow {
+                    name: name.clone(),
+                    statement: c.statement.clone(),
+                    is_holdable: c.hold,
+                    is_binary: c.binary,
+                    created_micros: c.created_micros,
+                })
+            })
+            .collect();
+        rows.sort_by(|a, b| a.name.cmp(&b.name));
+        if let Ok(mut shown) = self.cursor_rows.lock() {
+            *shown = rows;
+        }
+    }
+
     async fn plan_of(&mut self, stmt: &DFStatement) -> Res<LogicalPlan> {
+        self.publish_cursors();
         self.cancel.borrow_and_update();
         let deadline = self.deadline();
         let session = self.session.clone();
@@ -1395,13 +1785,20 @@ impl Connection {
         };
         if let Some(p) = &prepared.parsed {
             self.check_failed_tx(p)?;
+            self.check_statement_writable(p)?;
         }
         let query = match &prepared.parsed {
             Some(Parsed::Engine(s)) => Some(s.clone()),
             Some(Parsed::Copy(c)) => Some(c.query.clone()),
+            Some(Parsed::Declare(d)) => Some(d.query.clone()),
             _ => None,
         };
         let plan = match query {
+            None if matches!(prepared.parsed, Some(Parsed::TypeInfo)) => {
+                let oids = typeinfo_oids(param_formats, params)?;
+                let stmt = self.typeinfo_statement(&oids)?;
+                Some(self.plan_of(&stmt).await?)
+            }
             Some(stmt) => {
                 let plan = self.plan_of(&stmt).await?;
                 Some(bind_params(
@@ -1420,6 +1817,7 @@ impl Connection {
                 plan,
                 formats,
                 state: PortalState::NotStarted,
+                cursor: None,
             },
         );
         w.push(B::BindComplete(BindComplete::new()))?;
@@ -1436,24 +1834,25 @@ impl Connection {
                 .into());
             };
             match &prepared.parsed {
+                Some(Parsed::Declare(spec)) => {
+                    let plan = self.plan_of(&spec.query).await?;
+                    let oids = param_oids(&plan, &prepared.declared)?;
+                    w.push(B::ParameterDescription(ParameterDescription::new(oids)))?;
+                    w.push(B::NoData(NoData::new()))?;
+                }
+                Some(Parsed::TypeInfo) => {
+                    let stmt = self.typeinfo_statement(&[])?;
+                    let plan = self.plan_of(&stmt).await?;
+                    w.push(B::ParameterDescription(ParameterDescription::new(vec![
+                        introspect::PARAM_OID,
+                    ])))?;
+                    let fields: Vec<FieldRef> =
+                        plan.schema().as_arrow().fields().iter().cloned().collect();
+                    w.push(row_description(&fields, &[]))?;
+                }
                 Some(Parsed::Engine(stmt)) => {
                     let plan = self.plan_of(stmt).await?;
-                    let inferred = plan.get_parameter_types()?;
-                    let n = param_count(&inferred).max(prepared.declared.len());
-                    let oids = (0..n)
-                        .map(|i| {
-                            let declared = prepared.declared.get(i).copied().unwrap_or(0);
-                            if declared != 0 {
-                                return declared;
-                            }
-                            inferred
-                                .get(&format!("${}", i + 1))
-                                .cloned()
-                                .flatten()
-                                .map(|t| types::oid_of_arrow(&t))
-                                .unwrap_or(25)
-                        })
-                        .collect();
+                    let oids = param_oids(&plan, &prepared.declared)?;
                     w.push(B::ParameterDescription(ParameterDescription::new(oids)))?;
                     if command_tag(&plan).is_some() {
                         w.push(B::NoData(NoData::new()))?;
@@ -1475,8 +1874,13 @@ impl Connection {
         let Some(portal) = self.portals.get(name) else {
             return Err(PgError::new("34000", format!("portal \"{name}\" does not exist")).into());
         };
+        if let Some(c) = &portal.cursor {
+            let binary = formats_for(&portal.formats, c.fields.len())?;
+            w.push(row_description(&c.fields, &binary))?;
+            return Ok(());
+        }
         match (&portal.plan, &portal.prepared.parsed) {
-            (Some(plan), Some(Parsed::Engine(_))) => {
+            (Some(plan), Some(Parsed::Engine(_) | Parsed::TypeInfo)) => {
                 if command_tag(plan).is_some() {
                     w.push(B::NoData(NoData::new()))?;
                 } else {
@@ -1516,6 +1920,21 @@ impl Connection {
                     &show_all_fields(),
                     &formats_for(formats, 3)?,
                 ))?;
+            }
+            Some(Parsed::Command(Command::Fetch(spec, false))) => {
+                let Some(c) = self.portals.get(&spec.name).and_then(|p| p.cursor.as_ref()) else {
+                    return Err(PgError::new(
+                        "34000",
+                        format!("cursor \"{}\" does not exist", spec.name),
+                    )
+                    .into());
+                };
+                let binary = if formats.is_empty() {
+                    vec![c.binary; c.fields.len()]
+                } else {
+                    formats_for(formats, c.fields.len())?
+                };
+                w.push(row_description(&c.fields, &binary))?;
             }
             _ => w.push(B::NoData(NoData::new()))?,
         }
@@ -1560,10 +1979,29 @@ impl Connection {
                 w.push(B::EmptyQueryResponse(EmptyQueryResponse::new()))?;
                 portal.state = PortalState::Done;
             }
+            Some(Parsed::Command(Command::Fetch(spec, is_move))) => {
+                portal.state = PortalState::Done;
+                let formats = portal.formats.clone();
+                self.fetch(&spec, is_move, Some(&formats), false, w).await?;
+            }
             Some(Parsed::Command(c)) => {
                 self.check_failed_tx(&Parsed::Command(c.clone()))?;
                 portal.state = PortalState::Done;
                 self.command(c, w, false)?;
+            }
+            Some(Parsed::Declare(spec)) => {
+                portal.state = PortalState::Done;
+                let Some(plan) = portal.plan.take() else {
+                    return Err(PgError::new("XX000", "DECLARE portal without a plan").into());
+                };
+                self.declare(&spec, plan, w).await?;
+            }
+            Some(Parsed::TypeInfo) => {
+                let Some(plan) = portal.plan.take() else {
+                    return Err(PgError::new("XX000", "portal without a plan").into());
+                };
+                self.stream_portal(portal, plan, max_rows, deadline, w)
+                    .await?;
             }
             Some(Parsed::Copy(spec)) => {
                 portal.state = PortalState::Done;
@@ -1582,22 +2020,229 @@ impl Connection {
                     w.push(B::CommandComplete(CommandComplete::new(tag)))?;
                     return Ok(());
                 }
-                let formats = portal.formats.clone();
-                let mut st = self.start_stream(plan, &formats, deadline).await?;
-                let suspended = self.send_rows(&mut st, max_rows, deadline, w).await?;
-                if suspended {
-                    w.push(B::PortalSuspended(PortalSuspended::new()))?;
-                    portal.state = PortalState::Streaming(Box::new(st));
-                } else {
-                    portal.state = PortalState::Done;
-                    w.push(B::CommandComplete(CommandComplete::new(format!(
-                        "SELECT {}",
-                        st.sent
-                    ))))?;
-                }
+                self.stream_portal(portal, plan, max_rows, deadline, w)
+                    .await?;
             }
         }
         Ok(())
+    }
+
+    /// Starts a portal's query and sends up to `max_rows` rows (0 = all).
+    async fn stream_portal(
+        &mut self,
+        portal: &mut Portal,
+        plan: LogicalPlan,
+        max_rows: usize,
+        deadline: Option<Instant>,
+        w: &mut W,
+    ) -> Res<()> {
+        let formats = portal.formats.clone();
+        let mut st = self.start_stream(plan, &formats, deadline).await?;
+        let suspended = self.send_rows(&mut st, max_rows, deadline, w).await?;
+        if suspended {
+            w.push(B::PortalSuspended(PortalSuspended::new()))?;
+            portal.state = PortalState::Streaming(Box::new(st));
+        } else {
+            portal.state = PortalState::Done;
+            w.push(B::CommandComplete(CommandComplete::new(format!(
+                "SELECT {}",
+                st.sent
+            ))))?;
+        }
+        Ok(())
+    }
+
+    /// `DECLARE`: starts the query and keeps its stream in a cursor portal.
+    async fn declare(&mut self, spec: &DeclareSpec, plan: LogicalPlan, w: &mut W) -> Res<()> {
+        if !spec.hold && self.tx == Tx::Idle {
+            return Err(PgError::new(
+                "25P01",
+                "DECLARE CURSOR can only be used in transaction blocks",
+            )
+            .into());
+        }
+        if self.portals.contains_key(&spec.name) {
+            return Err(
+                PgError::new("42P03", format!("cursor \"{}\" already exists", spec.name)).into(),
+            );
+        }
+        if command_tag(&plan).is_some() {
+            return Err(PgError::new(
+                "42P11",
+                "DECLARE CURSOR needs a query (SELECT, VALUES, WITH …)",
+            )
+            .into());
+        }
+        self.cancel.borrow_and_update();
+        let deadline = self.deadline();
+        let formats = if spec.binary { vec![1] } else { Vec::new() };
+        let st = self.start_stream(plan, &formats, deadline).await?;
+        let created_micros = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let cursor = Cursor {
+            hold: spec.hold,
+            binary: spec.binary,
+            fields: st.fields.clone(),
+            statement: format!(
+                "DECLARE {}{} CURSOR{} FOR {}",
+                quote_ident(&spec.name),
+                if spec.binary { " BINARY" } else { "" },
+                if spec.hold { " WITH HOLD" } else { "" },
+                spec.query
+            ),
+            created_micros,
+            position: 0,
+        };
+        self.portals.insert(
+            spec.name.clone(),
+            Portal {
+                prepared: Arc::new(Prepared {
+                    parsed: None,
+                    declared: Vec::new(),
+                }),
+                plan: None,
+                formats,
+                state: PortalState::Streaming(Box::new(st)),
+                cursor: Some(cursor),
+            },
+        );
+        w.push(B::CommandComplete(CommandComplete::new(
+            "DECLARE CURSOR".into(),
+        )))?;
+        Ok(())
+    }
+
+    /// `FETCH`/`MOVE`: `formats` are the Bind message's result formats (`None` in the simple
+    /// protocol: the cursor's own); `describe` sends the RowDescription first.
+    async fn fetch(
+        &mut self,
+        spec: &FetchSpec,
+        is_move: bool,
+        formats: Option<&[i16]>,
+        describe: bool,
+        w: &mut W,
+    ) -> Res<()> {
+        let missing = || {
+            Failure::Pg(PgError::new(
+                "34000",
+                format!("cursor \"{}\" does not exist", spec.name),
+            ))
+        };
+        if self
+            .portals
+            .get(&spec.name)
+            .is_none_or(|p| p.cursor.is_none())
+        {
+            return Err(missing());
+        }
+        let Some(mut portal) = self.portals.remove(&spec.name) else {
+            return Err(missing());
+        };
+        // A cursor whose FETCH failed is gone (PostgreSQL cannot run a failed portal either).
+        self.fetch_from(&mut portal, spec, is_move, formats, describe, w)
+            .await?;
+        self.portals.insert(spec.name.clone(), portal);
+        Ok(())
+    }
+
+    async fn fetch_from(
+        &mut self,
+        portal: &mut Portal,
+        spec: &FetchSpec,
+        is_move: bool,
+        formats: Option<&[i16]>,
+        describe: bool,
+        w: &mut W,
+    ) -> Res<()> {
+        let Some(cur) = portal.cursor.as_mut() else {
+            return Err(
+                PgError::new("34000", format!("cursor \"{}\" does not exist", spec.name)).into(),
+            );
+        };
+        let n = cur.fields.len();
+        let binary = match formats {
+            Some(codes) if !codes.is_empty() => formats_for(codes, n)?,
+            _ => vec![cur.binary; n],
+        };
+        let (skip, take) = cursor::resolve(spec.direction, cur.position, is_move)?;
+        if describe && !is_move {
+            w.push(row_description(&cur.fields, &binary))?;
+        }
+        self.cancel.borrow_and_update();
+        let deadline = self.deadline();
+        let mut moved = 0u64;
+        let mut returned = 0u64;
+        if let PortalState::Streaming(st) = &mut portal.state {
+            st.binary = binary;
+            moved = self.skip_rows(st, skip, deadline).await?;
+            if take != Some(0) && !st.ended {
+                let before = st.sent;
+                let limit = take.map_or(0, |t| usize::try_from(t).unwrap_or(usize::MAX));
+                self.send_rows(st, limit, deadline, w).await?;
+                returned = (st.sent - before) as u64;
+            }
+            if st.ended {
+                portal.state = PortalState::Done;
+            }
+        }
+        cur.position += moved + returned;
+        let tag = if is_move {
+            format!("MOVE {moved}")
+        } else {
+            format!("FETCH {returned}")
+        };
+        w.push(B::CommandComplete(CommandComplete::new(tag)))?;
+        Ok(())
+    }
+
+    /// Skips up to `n` rows of a stream without sending them; returns how many it skipped.
+    async fn skip_rows(
+        &mut self,
+        st: &mut Streaming,
+        n: u64,
+        deadline: Option<Instant>,
+    ) -> Res<u64> {
+        let mut skipped = 0u64;
+        while skipped < n {
+            if let Some((_, rows, next)) = &mut st.current
+                && *next < *rows
+            {
+                let k = ((*rows - *next) as u64).min(n - skipped) as usize;
+                *next += k;
+                st.sent += k;
+                skipped += k as u64;
+                continue;
+            }
+            st.current = None;
+            let next = tokio::select! {
+                b = st.stream.next() => b,
+                _ = cancelled(&mut self.cancel) => return Err(PgError::cancelled().into()),
+                _ = client_gone(&mut self.input) => return Err(hung_up()),
+                _ = until(deadline) => return Err(PgError::timed_out().into()),
+            };
+            let batch = match next {
+                None => {
+                    st.ended = true;
+                    break;
+                }
+                Some(Err(e)) => return Err(e.into()),
+                Some(Ok(batch)) => batch,
+            };
+            let rows = batch.num_rows() as u64;
+            let need = n - skipped;
+            if rows <= need {
+                skipped += rows;
+                st.sent += rows as usize;
+            } else {
+                let rest = batch.slice(need as usize, (rows - need) as usize);
+                skipped += need;
+                st.sent += need as usize;
+                let enc = encoders(&rest, &st.fields)?;
+                st.current = Some((enc, rest.num_rows(), 0));
+            }
+        }
+        Ok(skipped)
     }
 
     async fn copy_out(
@@ -1702,6 +2347,22 @@ impl Connection {
     }
 }
 
+/// An identifier as SQL writes it: bare when lower-case and plain, else double-quoted.
+fn quote_ident(name: &str) -> String {
+    let plain = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+    if plain {
+        name.to_string()
+    } else {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+}
+
 fn push_char(out: &mut BytesMut, c: char) {
     let mut buf = [0u8; 4];
     out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
@@ -1776,6 +2437,94 @@ fn text_row(out: &mut BytesMut, values: &[Option<&str>]) {
     out[at..at + 4].copy_from_slice(&len.to_be_bytes());
 }
 
+/// The types the engine inferred for a plan's parameters, completed by casts: a parameter it
+/// could not type from its use gets the type it is cast to (`$1::int`, `CAST($1 AS TEXT[])`),
+/// as PostgreSQL types it.
+fn parameter_types(
+    plan: &LogicalPlan,
+) -> Result<HashMap<String, Option<DataType>>, hepq_sql::datafusion::error::DataFusionError> {
+    use hepq_sql::datafusion::common::tree_node::{TreeNode, TreeNodeRecursion};
+    use hepq_sql::datafusion::logical_expr::Expr as E;
+    let mut found = plan.get_parameter_types()?;
+    if found.values().all(Option::is_some) {
+        return Ok(found);
+    }
+    plan.apply_with_subqueries(|node| {
+        node.apply_expressions(|expr| {
+            expr.apply(|e| {
+                let (inner, field) = match e {
+                    E::Cast(c) => (c.expr.as_ref(), &c.field),
+                    E::TryCast(c) => (c.expr.as_ref(), &c.field),
+                    _ => return Ok(TreeNodeRecursion::Continue),
+                };
+                if let E::Placeholder(p) = inner
+                    && let Some(slot) = found.get_mut(&p.id)
+                    && slot.is_none()
+                {
+                    *slot = Some(field.data_type().clone());
+                }
+                Ok(TreeNodeRecursion::Continue)
+            })
+        })
+    })?;
+    Ok(found)
+}
+
+/// The parameter types of a statement: declared by the client, else inferred, else text.
+fn param_oids(plan: &LogicalPlan, declared: &[u32]) -> Result<Vec<u32>, PgError> {
+    let inferred = parameter_types(plan)?;
+    let n = param_count(&inferred).max(declared.len());
+    Ok((0..n)
+        .map(|i| {
+            let declared = declared.get(i).copied().unwrap_or(0);
+            if declared != 0 {
+                return declared;
+            }
+            inferred
+                .get(&format!("${}", i + 1))
+                .cloned()
+                .flatten()
+                .map(|t| types::oid_of_arrow(&t))
+                .unwrap_or(25)
+        })
+        .collect())
+}
+
+/// The OIDs bound to asyncpg's introspection query (its one `oid[]` parameter).
+fn typeinfo_oids(formats: &[i16], params: &[Option<Bytes>]) -> Result<Vec<i64>, PgError> {
+    let [value] = params else {
+        return Err(PgError::new(
+            "08P01",
+            format!(
+                "bind message supplies {} parameters, but prepared statement requires 1",
+                params.len()
+            ),
+        ));
+    };
+    let Some(bytes) = value else {
+        return Ok(Vec::new());
+    };
+    let binary = formats.first().is_some_and(|f| *f == 1);
+    let list = types::decode_param(introspect::PARAM_OID, binary, bytes)
+        .map_err(|m| PgError::new("22P03", m))?;
+    let ScalarValue::List(list) = list else {
+        return Err(PgError::new("22P03", "expected an oid[] parameter"));
+    };
+    let mut oids = Vec::new();
+    if list.is_empty() || list.is_null(0) {
+        return Ok(oids);
+    }
+    let values = list.value(0);
+    for i in 0..values.len() {
+        if let ScalarValue::Int64(Some(oid)) =
+            ScalarValue::try_from_array(&values, i)?.cast_to(&DataType::Int64)?
+        {
+            oids.push(oid);
+        }
+    }
+    Ok(oids)
+}
+
 fn param_count(inferred: &HashMap<String, Option<DataType>>) -> usize {
     inferred
         .keys()
@@ -1792,7 +2541,7 @@ fn bind_params(
     formats: &[i16],
     params: &[Option<Bytes>],
 ) -> Result<LogicalPlan, PgError> {
-    let inferred = plan.get_parameter_types().map_err(PgError::from)?;
+    let inferred = parameter_types(&plan).map_err(PgError::from)?;
     let needed = param_count(&inferred);
     if params.len() < needed {
         return Err(PgError::new(
@@ -1833,7 +2582,13 @@ fn bind_params(
             None => ScalarValue::try_from(target.as_ref().unwrap_or(&DataType::Utf8))
                 .map_err(PgError::from)?,
             Some(bytes) => {
-                let v = types::decode_param(oid, binary, bytes)
+                // A parameter the client left untyped is sent in the type the server
+                // described for it (asyncpg sends binary values so), which is the inferred one.
+                let wire_oid = match (oid, &target) {
+                    (0, Some(t)) => types::oid_of_arrow(t),
+                    _ => oid,
+                };
+                let v = types::decode_param(wire_oid, binary, bytes)
                     .map_err(|m| PgError::new("22P03", m))?;
                 match &target {
                     Some(t) if &v.data_type() != t => v.cast_to(t).map_err(|e| {
@@ -1865,7 +2620,17 @@ mod tests {
                 .unwrap();
             classify(s)
         };
-        assert!(matches!(parse("BEGIN"), Parsed::Command(Command::Begin)));
+        assert!(matches!(
+            parse("BEGIN"),
+            Parsed::Command(Command::Begin(None))
+        ));
+        assert!(matches!(
+            parse("BEGIN READ ONLY"),
+            Parsed::Command(Command::Begin(Some(true)))
+        ));
+        assert!(
+            matches!(parse("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"), Parsed::Command(Command::Set(n, Some(v))) if n == "default_transaction_read_only" && v == "on")
+        );
         assert!(
             matches!(parse("ROLLBACK TO SAVEPOINT a"), Parsed::Command(Command::RollbackTo(n)) if n == "a")
         );
@@ -1885,6 +2650,13 @@ mod tests {
             Parsed::Command(Command::Show(_))
         ));
         assert!(matches!(parse("SELECT 1"), Parsed::Engine(_)));
+        assert!(matches!(
+            parse("RESET ALL"),
+            Parsed::Command(Command::ResetAll)
+        ));
+        assert!(
+            matches!(parse("RESET application_name"), Parsed::Command(Command::Set(n, None)) if n == "application_name")
+        );
         match parse_copy("COPY (SELECT 1) TO STDOUT WITH (FORMAT csv, HEADER)")
             .unwrap()
             .pop()

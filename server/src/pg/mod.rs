@@ -12,20 +12,23 @@
 //! [`types`] (Arrow ↔ PostgreSQL types and text/binary encoding), [`catalog`] (`pg_catalog`
 //! emulation and the functions drivers call), [`rewrite`] (PostgreSQL-isms rewritten before
 //! planning), [`settings`] (per-session GUCs), [`errors`] (SQLSTATE mapping), [`auth`]
-//! (cleartext, MD5 and SCRAM-SHA-256), [`config`] (the `--config` file), [`tls`] (rustls).
+//! (cleartext, MD5 and SCRAM-SHA-256), [`config`] (the `--config` file), [`tls`] (rustls),
+//! [`cursor`] (`DECLARE`/`FETCH`/`MOVE`/`CLOSE`), [`introspect`] (asyncpg's type lookup).
 
 pub mod auth;
 pub mod catalog;
 pub mod config;
 pub mod connection;
+pub mod cursor;
 pub mod errors;
+pub mod introspect;
 pub mod protocol;
 pub mod rewrite;
 pub mod settings;
 pub mod tls;
 pub mod types;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
@@ -72,6 +75,17 @@ pub struct ServeOptions {
     pub users: HashMap<String, auth::Secret>,
     /// TLS, when configured (clients may then use `sslmode=require`).
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Users whose sessions are read-only (no DDL, DML or `COPY … TO` a file).
+    pub read_only_users: HashSet<String>,
+    /// Every session is read-only.
+    pub read_only: bool,
+}
+
+impl ServeOptions {
+    /// Whether `user`'s sessions are read-only.
+    pub fn is_read_only(&self, user: &str) -> bool {
+        self.read_only || self.read_only_users.contains(user)
+    }
 }
 
 impl std::fmt::Debug for ServeOptions {

@@ -48,6 +48,7 @@ impl Settings {
             ("integer_datetimes", "on".into()),
             ("IntervalStyle", "postgres".into()),
             ("is_superuser", "off".into()),
+            ("jit", "off".into()),
             ("lc_collate", "C".into()),
             ("lc_ctype", "C".into()),
             ("lc_messages", "C".into()),

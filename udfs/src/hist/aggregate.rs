@@ -677,6 +677,13 @@ fn list_scalar(values: Option<&Vec<f64>>) -> ScalarValue {
 // The grouped accumulator: one flat buffer of `groups × bins`.
 
 /// Every group's histogram of a `OneD`/`TwoD` fill, in one flat buffer.
+///
+/// A batch is filled in two passes: the first computes each value's slot (`group × bins +
+/// bin`) into a small sequential buffer, the second increments the slots. The second loop is
+/// so short that the CPU keeps many of its (cache-missing: 10,000 groups × 102 bins is
+/// megabytes) increments in flight at once. Unweighted fills count in 32-bit integers (half the
+/// memory traffic of doubles), folded into the `f64` bins before they could overflow and
+/// whenever the bins are read.
 #[derive(Debug)]
 pub struct FillGroupsAccumulator {
     spec: Arc<FillSpec>,
@@ -687,6 +694,13 @@ pub struct FillGroupsAccumulator {
     weighted: bool,
     values: Vec<f64>,
     variances: Vec<f64>,
+    /// Unweighted fills not yet folded into `values`.
+    counts: Vec<u32>,
+    /// How many fills `counts` holds in all (an upper bound for any one bin).
+    pending: u64,
+    /// The first pass's slots and weights (kept to reuse their allocations).
+    slots: Vec<usize>,
+    slot_weights: Vec<f64>,
     groups: usize,
 }
 
@@ -717,6 +731,10 @@ impl FillGroupsAccumulator {
             weighted,
             values: Vec::new(),
             variances: Vec::new(),
+            counts: Vec::new(),
+            pending: 0,
+            slots: Vec::new(),
+            slot_weights: Vec::new(),
             groups: 0,
         })
     }
@@ -726,13 +744,53 @@ impl FillGroupsAccumulator {
             self.values.resize(total_num_groups * self.stride, 0.0);
             if self.weighted {
                 self.variances.resize(total_num_groups * self.stride, 0.0);
+            } else {
+                self.counts.resize(total_num_groups * self.stride, 0);
             }
             self.groups = total_num_groups;
         }
     }
 
+    /// Adds the pending integer counts into the bins.
+    fn fold_counts(&mut self) {
+        if self.pending == 0 {
+            return;
+        }
+        for (v, c) in self.values.iter_mut().zip(self.counts.iter_mut()) {
+            *v += f64::from(*c);
+            *c = 0;
+        }
+        self.pending = 0;
+    }
+
+    /// The second pass: adds the collected slots (and weights) into the bins.
+    fn scatter(&mut self) {
+        if self.weighted {
+            for (&slot, &w) in self.slots.iter().zip(&self.slot_weights) {
+                if let Some(v) = self.values.get_mut(slot) {
+                    *v += w;
+                }
+                if let Some(v) = self.variances.get_mut(slot) {
+                    *v += w * w;
+                }
+            }
+            return;
+        }
+        let fills = self.slots.len() as u64;
+        if self.pending + fills > u64::from(u32::MAX) {
+            self.fold_counts();
+        }
+        for &slot in &self.slots {
+            if let Some(c) = self.counts.get_mut(slot) {
+                *c += 1;
+            }
+        }
+        self.pending += fills;
+    }
+
     /// Takes the bins of the groups `emit_to` names.
     fn take(&mut self, emit_to: EmitTo) -> (usize, Vec<f64>, Vec<f64>) {
+        self.fold_counts();
         let n = match emit_to {
             EmitTo::All => self.groups,
             EmitTo::First(n) => n.min(self.groups),
@@ -750,6 +808,8 @@ impl FillGroupsAccumulator {
         let variances = if self.weighted {
             take(&mut self.variances)
         } else {
+            // Folded above: every count is 0; keep one per remaining bin.
+            self.counts.truncate(self.counts.len().saturating_sub(cut));
             Vec::new()
         };
         self.groups -= n;
@@ -776,22 +836,32 @@ impl GroupsAccumulator for FillGroupsAccumulator {
     ) -> Result<()> {
         self.resize(total_num_groups);
         let (stride, weighted) = (self.stride, self.weighted);
-        let (vals, vars) = (&mut self.values, &mut self.variances);
+        self.slots.clear();
+        self.slot_weights.clear();
+        let (slots, weights) = (&mut self.slots, &mut self.slot_weights);
+        let mut collect = |g: usize, bin: usize, w: f64| {
+            slots.push(g * stride + bin);
+            if weighted {
+                weights.push(w);
+            }
+        };
         match opt_filter {
             None => fill_numeric(&self.spec, &self.num_axes, values, |row, bin, w| {
                 if let Some(&g) = group_indices.get(row) {
-                    add(vals, vars, g * stride + bin, w, weighted)
+                    collect(g, bin, w)
                 }
-            }),
+            })?,
             Some(filter) => fill_numeric(&self.spec, &self.num_axes, values, |row, bin, w| {
                 if filter.is_valid(row)
                     && filter.value(row)
                     && let Some(&g) = group_indices.get(row)
                 {
-                    add(vals, vars, g * stride + bin, w, weighted)
+                    collect(g, bin, w)
                 }
-            }),
+            })?,
         }
+        self.scatter();
+        Ok(())
     }
 
     fn evaluate(&mut self, emit_to: EmitTo) -> Result<ArrayRef> {
@@ -878,6 +948,9 @@ impl GroupsAccumulator for FillGroupsAccumulator {
     fn size(&self) -> usize {
         std::mem::size_of_val(self)
             + (self.values.capacity() + self.variances.capacity()) * 8
+            + self.counts.capacity() * 4
+            + self.slots.capacity() * std::mem::size_of::<usize>()
+            + self.slot_weights.capacity() * 8
             + self.template.allocated()
     }
 }

@@ -45,14 +45,19 @@ impl Quantity {
         }
     }
 
+    /// The quantity of the Cartesian four-vector `p`: only what it needs is computed (a mass
+    /// takes no transcendental function), with the same formulas as `to_polar`.
     #[inline]
     fn of(self, p: [f64; 4]) -> f64 {
-        let [pt, eta, phi, mass] = to_polar(p[0], p[1], p[2], p[3]);
+        let [px, py, pz, e] = p;
         match self {
-            Quantity::Mass => mass,
-            Quantity::Pt => pt,
-            Quantity::Eta => eta,
-            Quantity::Phi => phi,
+            Quantity::Mass => {
+                let m2 = e * e - px * px - py * py - pz * pz;
+                m2.abs().sqrt().copysign(m2)
+            }
+            Quantity::Pt => px.hypot(py),
+            Quantity::Eta => to_polar(px, py, pz, e)[1],
+            Quantity::Phi => py.atan2(px),
         }
     }
 }

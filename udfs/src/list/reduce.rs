@@ -4,6 +4,10 @@
 //! Semantics follow awkward's `axis=-1` reductions: NULL elements are skipped, an empty list
 //! sums to 0, `any` of nothing is false, `all` of nothing is true, and min/max/mean/argmin/argmax
 //! of an empty list are NULL. A NULL list gives NULL. Indices are 1-based.
+//!
+//! On a list of lists (any depth) the reduction applies to the innermost lists, as awkward's
+//! `axis=-1` does, and the result keeps the outer list structure: `list_sum(list_select(
+//! Muon_charge, list_argcombinations(Muon_pt, 2)))` is the charge sum of every muon pair.
 
 use std::sync::Arc;
 
@@ -14,7 +18,7 @@ use datafusion::arrow::array::{
 use datafusion::arrow::buffer::NullBuffer;
 use datafusion::arrow::compute::cast;
 use datafusion::arrow::datatypes::{
-    ArrowPrimitiveType, DataType, Float64Type, Int64Type, UInt64Type,
+    ArrowPrimitiveType, DataType, Field, Float64Type, Int64Type, UInt64Type,
 };
 use datafusion::common::{Result, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -76,6 +80,11 @@ fn coerce(name: &str, kind: Kind, arg_types: &[DataType]) -> Result<Vec<DataType
             None => return plan_err!("{name}: argument 1 must be a list, got {t}"),
         },
     };
+    if list_element(&element).is_some() {
+        // A list of lists: reduce the inner lists, keeping the outer structure.
+        let inner = coerce(name, kind, std::slice::from_ref(&element))?;
+        return Ok(inner.into_iter().map(list_of).collect());
+    }
     let element = if kind.is_boolean() {
         match element {
             DataType::Boolean | DataType::Null => DataType::Boolean,
@@ -97,6 +106,9 @@ fn return_type(name: &str, kind: Kind, arg_types: &[DataType]) -> Result<DataTyp
         Some(f) => f.data_type().clone(),
         None => return plan_err!("{name}: argument 1 must be a list"),
     };
+    if list_element(&element).is_some() {
+        return Ok(list_of(return_type(name, kind, &[element])?));
+    }
     Ok(match kind {
         Kind::Sum => match element {
             DataType::Float32 => DataType::Float32,
@@ -121,12 +133,30 @@ fn invoke(name: &str, kind: Kind, args: ScalarFunctionArgs) -> Result<ColumnarVa
         return exec_err!("{name} takes one argument");
     };
     let list = as_list(name, 0, array)?;
-    let out = if kind.is_boolean() {
-        boolean_reduce(name, kind, list)?
+    finish(reduce(name, kind, list, args.return_type())?, scalar)
+}
+
+/// Reduces the innermost lists of `list` to values of type `out` (a list type, with the same
+/// nesting, when `list` holds lists).
+fn reduce(name: &str, kind: Kind, list: &ListArray, out: &DataType) -> Result<ArrayRef> {
+    if let Some(inner) = list.values().as_list_opt::<i32>() {
+        let Some(out_element) = list_element(out) else {
+            return exec_err!("{name}: a list of lists reduces to a list, not to {out}");
+        };
+        let reduced = reduce(name, kind, inner, out_element.data_type())?;
+        let field = Arc::new(Field::new_list_field(reduced.data_type().clone(), true));
+        return Ok(Arc::new(ListArray::try_new(
+            field,
+            list.offsets().clone(),
+            reduced,
+            list.nulls().cloned(),
+        )?));
+    }
+    if kind.is_boolean() {
+        boolean_reduce(name, kind, list)
     } else {
-        numeric_reduce(name, kind, list, args.return_type())?
-    };
-    finish(out, scalar)
+        numeric_reduce(name, kind, list, out)
+    }
 }
 
 /// Arithmetic on the wide type a numeric reduction accumulates in.
@@ -407,7 +437,7 @@ macro_rules! reduction {
 /// The `ListSum` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "Sum of the elements of each list. NULL elements are skipped; an empty list sums to 0 (as awkward's `ak.sum(axis=-1)`), a NULL list gives NULL. Float32 lists sum to Float32 (accumulated in double precision), Float64 to Float64, signed integers to Int64, unsigned to UInt64, booleans count the true ones. Replaces DataFusion's `list_sum` alias; `array_sum` keeps DataFusion's behaviour (Float64, NULL for an empty list).",
+    description = "Sum of the elements of each list. NULL elements are skipped; an empty list sums to 0 (as awkward's `ak.sum(axis=-1)`), a NULL list gives NULL. Float32 lists sum to Float32 (accumulated in double precision), Float64 to Float64, signed integers to Int64, unsigned to UInt64, booleans count the true ones. Replaces DataFusion's `list_sum` alias; `array_sum` keeps DataFusion's behaviour (Float64, NULL for an empty list). On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_sum(list)",
     sql_example = r#"```sql
 > SELECT list_sum([1.5, 2.5, 3.0]), list_sum(arrow_cast([], 'List(Int32)'));
@@ -425,7 +455,7 @@ reduction!(ListSum, "list_sum", Kind::Sum, []);
 /// The `ListMin` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "Smallest element of each list (NULL elements skipped), of the list's element type. NULL for an empty or NULL list. A NaN element makes the result NaN.",
+    description = "Smallest element of each list (NULL elements skipped), of the list's element type. NULL for an empty or NULL list. A NaN element makes the result NaN. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_min(list)",
     sql_example = r#"```sql
 > SELECT list_min([3, 1, 2]);
@@ -443,7 +473,7 @@ reduction!(ListMin, "list_min", Kind::Min, []);
 /// The `ListMax` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "Largest element of each list (NULL elements skipped), of the list's element type. NULL for an empty or NULL list. A NaN element makes the result NaN.",
+    description = "Largest element of each list (NULL elements skipped), of the list's element type. NULL for an empty or NULL list. A NaN element makes the result NaN. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_max(list)",
     sql_example = r#"```sql
 > SELECT list_max([3, 1, 2]);
@@ -461,7 +491,7 @@ reduction!(ListMax, "list_max", Kind::Max, []);
 /// The `ListMean` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "Arithmetic mean of each list's non-NULL elements: Float32 for Float32 lists, Float64 otherwise. NULL for an empty or NULL list.",
+    description = "Arithmetic mean of each list's non-NULL elements: Float32 for Float32 lists, Float64 otherwise. NULL for an empty or NULL list. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_mean(list)",
     sql_example = r#"```sql
 > SELECT list_mean([1, 2, 6]);
@@ -479,7 +509,7 @@ reduction!(ListMean, "list_mean", Kind::Mean, []);
 /// The `ListArgMax` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "1-based position of the largest element of each list (the first one on ties; NULL elements skipped). NULL for an empty or NULL list. Use it with `array_element` or `list_select`.",
+    description = "1-based position of the largest element of each list (the first one on ties; NULL elements skipped). NULL for an empty or NULL list. Use it with `array_element` or `list_select`. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_argmax(list)",
     sql_example = r#"```sql
 > SELECT list_argmax([3, 7, 7, 1]);
@@ -497,7 +527,7 @@ reduction!(ListArgMax, "list_argmax", Kind::ArgMax, []);
 /// The `ListArgMin` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "1-based position of the smallest element of each list (the first one on ties; NULL elements skipped). NULL for an empty or NULL list.",
+    description = "1-based position of the smallest element of each list (the first one on ties; NULL elements skipped). NULL for an empty or NULL list. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_argmin(list)",
     sql_example = r#"```sql
 > SELECT list_argmin([3, 1, 1, 2]);
@@ -515,7 +545,7 @@ reduction!(ListArgMin, "list_argmin", Kind::ArgMin, []);
 /// The `ListCountTrue` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "Number of true elements of each boolean list (NULL elements are not counted); 0 for an empty list, NULL for a NULL list.",
+    description = "Number of true elements of each boolean list (NULL elements are not counted); 0 for an empty list, NULL for a NULL list. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_count_true(mask)",
     sql_example = r#"```sql
 > SELECT list_count_true([30.5, 12.0, 45.1] > 20);
@@ -533,7 +563,7 @@ reduction!(ListCountTrue, "list_count_true", Kind::CountTrue, []);
 /// The `ListAny` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "Whether any element of each boolean list is true (NULL elements skipped): false for an empty list, NULL for a NULL list.",
+    description = "Whether any element of each boolean list is true (NULL elements skipped): false for an empty list, NULL for a NULL list. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_any(mask)",
     sql_example = r#"```sql
 > SELECT list_any([false, true]), list_any(arrow_cast([], 'List(Boolean)'));
@@ -551,7 +581,7 @@ reduction!(ListAny, "list_any", Kind::Any, []);
 /// The `ListAll` SQL function(s); user documentation in the `#[user_doc]` below.
 #[user_doc(
     doc_section(label = "List reductions"),
-    description = "Whether every element of each boolean list is true (NULL elements skipped): true for an empty list, NULL for a NULL list.",
+    description = "Whether every element of each boolean list is true (NULL elements skipped): true for an empty list, NULL for a NULL list. On a list of lists the innermost lists are reduced (awkward's `axis=-1`), giving a list per row: e.g. one value per pair of `list_argcombinations`.",
     syntax_example = "list_all(mask)",
     sql_example = r#"```sql
 > SELECT list_all([true, false]), list_all(arrow_cast([], 'List(Boolean)'));

@@ -1,6 +1,6 @@
 //! Selecting elements of lists: `list_where` (by mask), `list_select` (by 1-based indices,
-//! also nested index tuples), `list_first`, `list_last`, `list_pad`, `list_local_index` and
-//! `list_argsort`.
+//! also nested index tuples), `list_first`, `list_last`, `list_pad`, `list_fill_null`,
+//! `list_len`, `list_local_index` and `list_argsort`.
 
 use std::sync::Arc;
 
@@ -523,6 +523,180 @@ impl ScalarUDFImpl for ListPad {
 }
 
 // ---------------------------------------------------------------------------------------------
+// list_fill_null
+
+/// The `ListFillNull` SQL function(s); user documentation in the `#[user_doc]` below.
+#[user_doc(
+    doc_section(label = "List selection"),
+    description = "Replaces the NULL elements of each list by `fill` (awkward's `ak.fill_none`), e.g. the NULL distances `min_delta_r` gives when the other collection is empty. The list structure is kept; a NULL list stays NULL. Alias `list_fill_none`.",
+    syntax_example = "list_fill_null(values, fill)",
+    sql_example = r#"```sql
+> SELECT list_fill_null([1.5, NULL, 3.0], 0.0);
+[1.5, 0.0, 3.0]
+```"#,
+    argument(name = "values", description = "A list of any element type."),
+    argument(
+        name = "fill",
+        description = "The replacement: a constant or a per-row value, cast to the element type."
+    )
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ListFillNull {
+    signature: Signature,
+    aliases: Vec<String>,
+}
+
+impl Default for ListFillNull {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ListFillNull {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+            aliases: vec!["list_fill_none".to_string()],
+        }
+    }
+}
+
+impl ScalarUDFImpl for ListFillNull {
+    fn name(&self) -> &str {
+        "list_fill_null"
+    }
+    fn aliases(&self) -> &[String] {
+        &self.aliases
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [values, _fill] = arg_types else {
+            return plan_err!("list_fill_null takes two arguments (values, fill)");
+        };
+        let values = require_list("list_fill_null", 0, values)?;
+        let element = element_type(&values);
+        Ok(vec![values, element])
+    }
+    fn return_type(&self, arg_types: &[DataType]) -> Result<DataType> {
+        Ok(list_of(element_type(&arg_types[0])))
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args.args);
+        let values_arg = args.args[0].to_array(args.number_rows)?;
+        let values = as_list("list_fill_null", 0, &values_arg)?;
+        let flat = values.values();
+        if flat.null_count() == 0 {
+            return finish(Arc::clone(&values_arg), scalar);
+        }
+        let (fill, per_row) = match &args.args[1] {
+            ColumnarValue::Scalar(s) => (s.to_array_of_size(1)?, false),
+            ColumnarValue::Array(a) => (Arc::clone(a), true),
+        };
+        let fill = if fill.data_type() == flat.data_type() {
+            fill
+        } else {
+            cast(&fill, flat.data_type())?
+        };
+        // Every element points at itself, or (when NULL) at its row's fill value appended
+        // after the flat values.
+        let mut idx: Vec<u32> = (0..flat.len() as u32).collect();
+        let off = values.value_offsets();
+        for row in 0..values.len() {
+            let (s, e) = range(off, row);
+            for (i, slot) in idx.iter_mut().enumerate().take(e).skip(s) {
+                if flat.is_null(i) {
+                    *slot = (flat.len() + if per_row { row } else { 0 }) as u32;
+                }
+            }
+        }
+        let combined = concat(&[flat.as_ref(), fill.as_ref()])?;
+        let taken = take(combined.as_ref(), &UInt32Array::from(idx), None)?;
+        let out = ListArray::try_new(
+            Arc::new(Field::new_list_field(taken.data_type().clone(), true)),
+            values.offsets().clone(),
+            taken,
+            values.nulls().cloned(),
+        )?;
+        finish(Arc::new(out), scalar)
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// list_len
+
+/// The `ListLen` SQL function(s); user documentation in the `#[user_doc]` below.
+#[user_doc(
+    doc_section(label = "List selection"),
+    description = "The number of elements of each list (awkward's `ak.num`, DuckDB's `len`), read from the list offsets: `list_len(Jet_pt) >= 3` selects events with at least three jets, also where no counter branch (`nJet`) exists, e.g. in Parquet. NULL for a NULL list. Unlike `cardinality`, a list of lists counts its outer elements.",
+    syntax_example = "list_len(values)",
+    sql_example = r#"```sql
+> SELECT list_len([7.5, 8.5, 9.5]), list_len(arrow_cast([], 'List(Float32)'));
+3	0
+```"#,
+    argument(name = "values", description = "A list of any element type.")
+)]
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct ListLen {
+    signature: Signature,
+}
+
+impl Default for ListLen {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl ListLen {
+    /// The function.
+    pub fn new() -> Self {
+        Self {
+            signature: Signature::user_defined(Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for ListLen {
+    fn name(&self) -> &str {
+        "list_len"
+    }
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+    fn coerce_types(&self, arg_types: &[DataType]) -> Result<Vec<DataType>> {
+        let [values] = arg_types else {
+            return plan_err!("list_len takes one argument (a list)");
+        };
+        Ok(vec![require_list("list_len", 0, values)?])
+    }
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(DataType::Int64)
+    }
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        let scalar = all_scalar(&args.args);
+        let values_arg = args.args[0].to_array(args.number_rows)?;
+        let values = as_list("list_len", 0, &values_arg)?;
+        let lengths: Vec<i64> = values
+            .value_offsets()
+            .windows(2)
+            .map(|w| i64::from(w[1] - w[0]))
+            .collect();
+        finish(
+            Arc::new(Int64Array::new(lengths.into(), values.nulls().cloned())),
+            scalar,
+        )
+    }
+    fn documentation(&self) -> Option<&Documentation> {
+        self.doc()
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
 // list_local_index
 
 /// The `ListLocalIndex` SQL function(s); user documentation in the `#[user_doc]` below.
@@ -737,6 +911,8 @@ pub fn functions() -> Vec<Arc<ScalarUDF>> {
         Arc::new(ScalarUDF::from(ListFirst::new())),
         Arc::new(ScalarUDF::from(ListLast::new())),
         Arc::new(ScalarUDF::from(ListPad::new())),
+        Arc::new(ScalarUDF::from(ListFillNull::new())),
+        Arc::new(ScalarUDF::from(ListLen::new())),
         Arc::new(ScalarUDF::from(ListLocalIndex::new())),
         Arc::new(ScalarUDF::from(ListArgsort::new())),
     ]
