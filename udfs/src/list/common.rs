@@ -216,7 +216,12 @@ pub(crate) fn align(
     }
     let offsets = if all_valid_same {
         let base = first_offsets.first().copied().unwrap_or(0);
-        OffsetBuffer::new(first_offsets.iter().map(|o| o - base).collect())
+        if base == 0 {
+            // Already starting at 0: share the buffer instead of copying it.
+            first.offsets().clone()
+        } else {
+            OffsetBuffer::new(first_offsets.iter().map(|o| o - base).collect())
+        }
     } else {
         OffsetBuffer::from_lengths((0..rows).map(|row| {
             if valid(row) {
