@@ -29,12 +29,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import hepq_module, label, machine  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -44,24 +46,11 @@ PATTERNS = ["Jet_*", "Muon_*"]
 CODECS = ["zlib", "lz4", "zstd"]
 
 
-def label(n: int) -> str:
-    return f"{n // 1_000_000}M" if n % 1_000_000 == 0 else f"{n // 1000}k"
-
-
 def load_hepq():
-    """Imports the release build of the module (assembled next to the build)."""
-    library = TARGET / "release" / "lib_hepq.so"
-    if not library.is_file():
-        sys.exit(f"{library} is missing: cargo build --release --workspace --lib")
-    dest = TARGET / "python-release"
-    subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "python-dev.py"), str(library), str(dest)],
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
-    sys.path.insert(0, str(dest))
-    import hepq
-
+    hepq = hepq_module()
+    if hepq is None:
+        sys.exit(f"{TARGET / 'release' / 'lib_hepq.so'} is missing: "
+                 "cargo build --release --workspace --lib")
     return hepq
 
 
@@ -204,24 +193,14 @@ def rows_to_pyarrow(hepq, path: Path, rows: int, repeat: int, threads: list[int]
     return out
 
 
-def machine() -> dict:
-    cpu = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+def versions() -> dict:
     import awkward
     import duckdb
     import pyarrow
     import uproot
 
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "uproot": uproot.__version__, "awkward": awkward.__version__,
-            "duckdb": duckdb.__version__, "pyarrow": pyarrow.__version__,
-            "system": platform.platform()}
+    return machine(uproot=uproot.__version__, awkward=awkward.__version__,
+                   duckdb=duckdb.__version__, pyarrow=pyarrow.__version__)
 
 
 def render(r: dict) -> str:
@@ -288,7 +267,7 @@ def main() -> None:
     hepq = load_hepq()
     cores = os.cpu_count() or 1
     threads = [1] if cores == 1 else [1, cores]
-    result = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "repeat": args.repeat,
+    result = {"date": time.strftime("%Y-%m-%d"), "machine": versions(), "repeat": args.repeat,
               "events": args.events, "rows": args.rows, "awkward": [], "rows_to_pyarrow": []}
     print("ROOT into awkward", flush=True)
     for codec in args.codecs.split(","):

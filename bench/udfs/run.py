@@ -41,6 +41,9 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from harness import hepq_module  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 DATA = Path(os.environ.get("HEPQ_BENCH_DATA", REPO / "bench" / "data"))
@@ -138,20 +141,6 @@ def hepq_query(sql: str, table: str, path: Path, threads: int, fmt: str = "csv")
 def hepq_scalar(sql: str, path: Path, threads: int) -> float:
     lines = hepq_query(sql, "events", path, threads).strip().splitlines()
     return float(lines[-1])
-
-
-def hepq_module():
-    """The `hepq` Python module of the release build, or None when it is not built."""
-    library = TARGET / "release" / "lib_hepq.so"
-    if not library.is_file():
-        return None
-    dest = TARGET / "python-release"
-    subprocess.run([sys.executable, str(REPO / "scripts" / "python-dev.py"), str(library),
-                    str(dest)], check=True, stdout=subprocess.DEVNULL)
-    sys.path.insert(0, str(dest))
-    import hepq
-
-    return hepq
 
 
 def ensure_events(events: int) -> Path:
