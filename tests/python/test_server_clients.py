@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import time
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from conftest import skip_or_fail
@@ -34,15 +32,13 @@ from test_server_pg import (
     read_messages,
     same,
     types_table,
+    types_warehouse,
 )
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
-    wh = tmp_path_factory.mktemp("pg-clients-warehouse")
-    (wh / "tables" / "types").mkdir(parents=True)
-    pq.write_table(types_table(), wh / "tables" / "types" / "part-0.parquet")
-    return wh
+    return types_warehouse(tmp_path_factory, "pg-clients-warehouse")
 
 
 @pytest.fixture(scope="module")

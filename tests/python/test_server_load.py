@@ -15,21 +15,17 @@ import time
 from pathlib import Path
 
 import duckdb
-import pyarrow.parquet as pq
 import pytest
 
 from conftest import skip_or_fail
-from test_server_pg import ROOT_FILE, Server, types_table
+from test_server_pg import ROOT_FILE, Server, types_warehouse
 
 CONNECTIONS = 64
 
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory) -> Path:
-    wh = tmp_path_factory.mktemp("pg-load-warehouse")
-    (wh / "tables" / "types").mkdir(parents=True)
-    pq.write_table(types_table(), wh / "tables" / "types" / "part-0.parquet")
-    return wh
+    return types_warehouse(tmp_path_factory, "pg-load-warehouse")
 
 
 def percentile(sorted_values: list[float], q: float) -> float:

@@ -124,12 +124,18 @@ def types_table() -> pa.Table:
     )
 
 
-@pytest.fixture(scope="module")
-def warehouse(tmp_path_factory) -> Path:
-    wh = tmp_path_factory.mktemp("pg-warehouse")
+def types_warehouse(tmp_path_factory, name: str) -> Path:
+    """A fresh warehouse whose one table `types` holds `types_table()` (shared by the server
+    test modules)."""
+    wh = tmp_path_factory.mktemp(name)
     (wh / "tables" / "types").mkdir(parents=True)
     pq.write_table(types_table(), wh / "tables" / "types" / "part-0.parquet")
     return wh
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory) -> Path:
+    return types_warehouse(tmp_path_factory, "pg-warehouse")
 
 
 @pytest.fixture(scope="module")
