@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
+use datafusion::arrow::array::Scalar;
 use datafusion::arrow::array::make_comparator;
 use datafusion::arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int64Array, ListArray,
     UInt32Array,
 };
 use datafusion::arrow::buffer::{NullBuffer, OffsetBuffer};
-use datafusion::arrow::compute::{SortOptions, cast, concat, filter, take};
+use datafusion::arrow::compute::kernels::zip::zip;
+use datafusion::arrow::compute::{SortOptions, cast, concat, filter, is_not_null, take};
 use datafusion::arrow::datatypes::{DataType, Field};
 use datafusion::common::{Result, ScalarValue, exec_err, plan_err};
 use datafusion::logical_expr::{
@@ -588,7 +590,7 @@ impl ScalarUDFImpl for ListFillNull {
         let values_arg = args.args[0].to_array(args.number_rows)?;
         let values = as_list("list_fill_null", 0, &values_arg)?;
         let flat = values.values();
-        if flat.null_count() == 0 {
+        if values.is_empty() || flat.null_count() == 0 {
             return finish(Arc::clone(&values_arg), scalar);
         }
         let (fill, per_row) = match &args.args[1] {
@@ -600,24 +602,25 @@ impl ScalarUDFImpl for ListFillNull {
         } else {
             cast(&fill, flat.data_type())?
         };
-        // Every element points at itself, or (when NULL) at its row's fill value appended
-        // after the flat values.
-        let mut idx: Vec<u32> = (0..flat.len() as u32).collect();
-        let off = values.value_offsets();
-        for row in 0..values.len() {
-            let (s, e) = range(off, row);
-            for (i, slot) in idx.iter_mut().enumerate().take(e).skip(s) {
-                if flat.is_null(i) {
-                    *slot = (flat.len() + if per_row { row } else { 0 }) as u32;
+        let filled = if per_row {
+            // Each element's row fill, gathered once over the whole value buffer.
+            let off = values.value_offsets();
+            let mut rows = vec![0u32; flat.len()];
+            for row in 0..values.len() {
+                let (s, e) = range(off, row);
+                if let Some(slots) = rows.get_mut(s..e) {
+                    slots.fill(row as u32);
                 }
             }
-        }
-        let combined = concat(&[flat.as_ref(), fill.as_ref()])?;
-        let taken = take(combined.as_ref(), &UInt32Array::from(idx), None)?;
+            let per_element = take(fill.as_ref(), &UInt32Array::from(rows), None)?;
+            zip(&is_not_null(flat.as_ref())?, flat, &per_element)?
+        } else {
+            zip(&is_not_null(flat.as_ref())?, flat, &Scalar::new(fill))?
+        };
         let out = ListArray::try_new(
-            Arc::new(Field::new_list_field(taken.data_type().clone(), true)),
+            Arc::new(Field::new_list_field(filled.data_type().clone(), true)),
             values.offsets().clone(),
-            taken,
+            filled,
             values.nulls().cloned(),
         )?;
         finish(Arc::new(out), scalar)
