@@ -11,6 +11,9 @@ pub enum TableKind {
     External,
     /// `CREATE VIEW … AS …`: a stored query.
     View,
+    /// `CREATE MATERIALIZED VIEW … AS …`: a stored query whose result hepq keeps (in the
+    /// view's data folders) and refreshes; see [`crate::materialized`].
+    MaterializedView,
     /// A kind written by a newer hepq; listed, but it cannot be opened by this build.
     Other(String),
 }
@@ -21,6 +24,7 @@ impl TableKind {
         match self {
             TableKind::External => "external",
             TableKind::View => "view",
+            TableKind::MaterializedView => "materialized_view",
             TableKind::Other(name) => name,
         }
     }
@@ -30,6 +34,7 @@ impl TableKind {
         match name {
             "external" => TableKind::External,
             "view" => TableKind::View,
+            "materialized_view" => TableKind::MaterializedView,
             other => TableKind::Other(other.to_string()),
         }
     }

@@ -10,6 +10,8 @@
 //! Modules:
 //! * [`store`] — [`CatalogStore`]: the SQLite file, its versioned tables, transactional writes.
 //! * [`entry`] — [`TableEntry`], [`SchemaEntry`]: what a row holds.
+//! * [`materialized`] — [`MaterializedViewEntry`], snapshots, data and source files, refresh
+//!   runs: the state of materialised views and the transactions of a refresh.
 //! * [`schema`] — [`PersistentSchema`]: a DataFusion schema whose stored tables open on first use.
 //! * [`system`] — [`SystemSchema`]: the read-only system tables (`hepq.tables`).
 //! * [`error`] — this crate's [`Error`].
@@ -26,12 +28,17 @@
 
 pub mod entry;
 pub mod error;
+pub mod materialized;
 pub mod schema;
 pub mod store;
 pub mod system;
 
 pub use entry::{SchemaEntry, TableEntry, TableKind};
 pub use error::{Error, Result};
+pub use materialized::{
+    CommitOutcome, DataFile, MaterializedViewEntry, RefreshCommit, RefreshEntry, SnapshotEntry,
+    SourceFile,
+};
 pub use schema::{PersistentSchema, Slot, TableFactory};
 pub use store::{CATALOG_FILE, CATALOG_VERSION, CatalogStore};
 pub use system::{SYSTEM_SCHEMA, SystemSchema};

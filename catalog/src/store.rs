@@ -8,6 +8,13 @@
 //! | `hepq_catalog_version` | applied migration | `version`, `applied_at` |
 //! | `hepq_schemas` | `CREATE SCHEMA` | `name`, `created_at` |
 //! | `hepq_tables` | table or view | `schema_name`, `name`, `kind`, `format`, `location`, `options` (JSON object), `partition_columns` (JSON array), `definition`, `created_at` |
+//! | `hepq_materialized_views` | materialised view | its query, format, data location, schedule, content schema, current snapshot, refresh lease |
+//! | `hepq_snapshots` | committed refresh | the data folders the snapshot consists of, rows |
+//! | `hepq_files` | data file of a view | folder, path, size, rows, snapshot that added it |
+//! | `hepq_source_files` | source file a view has read | path, size, modification time |
+//! | `hepq_refreshes` | refresh run | start, end, status, mode, rows in/out, files, error |
+//!
+//! (See [`crate::materialized`] for the materialised-view tables.)
 //!
 //! Times are microseconds since the Unix epoch (UTC). Several processes may use one file: it
 //! runs in WAL mode with a busy timeout, every write is one `BEGIN IMMEDIATE` transaction, and a
@@ -51,6 +58,71 @@ const MIGRATIONS: &[&str] = &[
         created_at INTEGER NOT NULL,
         PRIMARY KEY (schema_name, name)
     );",
+    // 2: materialised views, their snapshots, data files, source files and refreshes.
+    "CREATE TABLE hepq_materialized_views (
+        schema_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        query TEXT NOT NULL,
+        format TEXT NOT NULL,
+        location TEXT NOT NULL,
+        partition_columns TEXT NOT NULL DEFAULT '[]',
+        refresh_schedule TEXT,
+        options TEXT NOT NULL DEFAULT '{}',
+        arrow_schema BLOB,
+        current_snapshot INTEGER,
+        refresh_owner TEXT,
+        refresh_started_at INTEGER,
+        created_at INTEGER NOT NULL,
+        PRIMARY KEY (schema_name, name)
+    );
+    CREATE TABLE hepq_snapshots (
+        snapshot_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        schema_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        parent_id INTEGER,
+        refresh_id INTEGER NOT NULL,
+        operation TEXT NOT NULL,
+        dirs TEXT NOT NULL DEFAULT '[]',
+        rows INTEGER NOT NULL,
+        added_rows INTEGER NOT NULL,
+        added_files INTEGER NOT NULL,
+        committed_at INTEGER NOT NULL
+    );
+    CREATE TABLE hepq_files (
+        schema_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        dir TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        rows INTEGER,
+        snapshot_id INTEGER NOT NULL,
+        PRIMARY KEY (schema_name, name, path)
+    );
+    CREATE TABLE hepq_source_files (
+        schema_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        path TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        modified INTEGER NOT NULL,
+        PRIMARY KEY (schema_name, name, path)
+    );
+    CREATE TABLE hepq_refreshes (
+        refresh_id INTEGER PRIMARY KEY AUTOINCREMENT,
+        schema_name TEXT NOT NULL,
+        name TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        started_at INTEGER NOT NULL,
+        ended_at INTEGER,
+        status TEXT NOT NULL,
+        mode TEXT,
+        reason TEXT,
+        rows_in INTEGER,
+        rows_out INTEGER,
+        source_files INTEGER,
+        files_written INTEGER,
+        snapshot_id INTEGER,
+        error TEXT
+    );",
 ];
 
 /// The newest catalog version this build writes.
@@ -64,12 +136,12 @@ pub type Boxed<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + 
 /// A connection pool to one catalog database.
 #[derive(Debug, Clone)]
 pub struct CatalogStore {
-    pool: SqlitePool,
+    pub(crate) pool: SqlitePool,
     location: String,
 }
 
 /// Microseconds since the Unix epoch, now.
-fn now_us() -> i64 {
+pub(crate) fn now_us() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
@@ -150,7 +222,10 @@ impl CatalogStore {
         &self.location
     }
 
-    fn query_error(&self, action: impl Into<String>) -> impl FnOnce(sqlx::Error) -> Error + '_ {
+    pub(crate) fn query_error(
+        &self,
+        action: impl Into<String>,
+    ) -> impl FnOnce(sqlx::Error) -> Error + '_ {
         let action = action.into();
         move |source| Error::Query {
             location: self.location.clone(),
@@ -313,7 +388,7 @@ impl CatalogStore {
         row.as_ref().map(|row| self.table_from_row(row)).transpose()
     }
 
-    fn column<'r, T>(&self, row: &'r SqliteRow, column: &str, what: &str) -> Result<T>
+    pub(crate) fn column<'r, T>(&self, row: &'r SqliteRow, column: &str, what: &str) -> Result<T>
     where
         T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
     {
@@ -416,6 +491,18 @@ impl CatalogStore {
             .execute(&mut *tx)
             .await
             .map_err(error())?;
+        for table in [
+            "hepq_materialized_views",
+            "hepq_snapshots",
+            "hepq_files",
+            "hepq_source_files",
+        ] {
+            sqlx::query(&format!("DELETE FROM {table} WHERE schema_name = ?"))
+                .bind(name)
+                .execute(&mut *tx)
+                .await
+                .map_err(error())?;
+        }
         sqlx::query("DELETE FROM hepq_schemas WHERE name = ?")
             .bind(name)
             .execute(&mut *tx)
@@ -524,6 +611,9 @@ impl CatalogStore {
             .bind(schema)
             .bind(name)
             .execute(&mut *tx)
+            .await
+            .map_err(error())?;
+        crate::materialized::delete_view_rows(&mut tx, schema, name)
             .await
             .map_err(error())?;
         tx.commit().await.map_err(error())?;

@@ -1,14 +1,15 @@
 //! hepq's system tables: schema `hepq` of the default catalog (`hepq.tables`, …).
 //!
 //! Each query reads the catalog afresh, so a table another process recorded a moment ago is
-//! listed even though this session has not opened it. Later phases add `hepq.files`,
-//! `hepq.snapshots`, `hepq.materialized_views` and `hepq.refreshes` here.
+//! listed even though this session has not opened it: `hepq.tables`,
+//! `hepq.materialized_views`, `hepq.snapshots`, `hepq.files` and `hepq.refreshes`.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use datafusion::arrow::array::{
-    ArrayRef, ListBuilder, RecordBatch, StringBuilder, TimestampMicrosecondArray,
+    ArrayRef, BooleanArray, Int64Array, ListBuilder, RecordBatch, StringArray, StringBuilder,
+    TimestampMicrosecondArray,
 };
 use datafusion::arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use datafusion::catalog::{SchemaProvider, TableProvider};
@@ -22,7 +23,13 @@ use crate::store::CatalogStore;
 pub const SYSTEM_SCHEMA: &str = "hepq";
 
 /// The system tables this build has.
-const TABLES: &[&str] = &["tables"];
+const TABLES: &[&str] = &[
+    "tables",
+    "materialized_views",
+    "snapshots",
+    "files",
+    "refreshes",
+];
 
 /// Schema `hepq`: read-only tables describing the catalog.
 #[derive(Debug)]
@@ -102,6 +109,240 @@ pub fn tables_batch(entries: &[TableEntry]) -> Result<RecordBatch> {
     Ok(RecordBatch::try_new(schema, columns)?)
 }
 
+fn text(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Utf8, nullable)
+}
+
+fn int(name: &str, nullable: bool) -> Field {
+    Field::new(name, DataType::Int64, nullable)
+}
+
+fn time(name: &str, nullable: bool) -> Field {
+    Field::new(
+        name,
+        DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into())),
+        nullable,
+    )
+}
+
+fn times(values: Vec<Option<i64>>) -> ArrayRef {
+    Arc::new(TimestampMicrosecondArray::from(values).with_timezone("UTC"))
+}
+
+fn texts<S: AsRef<str>>(values: Vec<Option<S>>) -> ArrayRef {
+    Arc::new(StringArray::from_iter(values))
+}
+
+fn ints(values: Vec<Option<i64>>) -> ArrayRef {
+    Arc::new(Int64Array::from(values))
+}
+
+impl SystemSchema {
+    /// `hepq.materialized_views`: one row per view with its current snapshot and last refresh.
+    async fn materialized_views_batch(&self) -> Result<RecordBatch> {
+        let views = self.store.materialized_views().await?;
+        let snapshots = self.store.snapshots().await?;
+        let refreshes = self.store.refreshes().await?;
+        let data_files = self.store.data_files().await?;
+        let schema = Arc::new(Schema::new(vec![
+            text("schema_name", false),
+            text("view_name", false),
+            text("format", false),
+            text("location", false),
+            Field::new(
+                "partition_columns",
+                DataType::List(Arc::new(Field::new_list_field(DataType::Utf8, true))),
+                false,
+            ),
+            text("refresh", true),
+            int("current_snapshot", true),
+            int("rows", true),
+            int("files", true),
+            text("last_refresh_status", true),
+            time("last_refresh_started_at", true),
+            time("last_refresh_ended_at", true),
+            text("last_refresh_error", true),
+            time("refreshing_since", true),
+            text("query", false),
+            time("created_at", false),
+        ]));
+        let mut partitions = ListBuilder::new(StringBuilder::new());
+        let (mut current, mut rows, mut files) = (vec![], vec![], vec![]);
+        let (mut status, mut started, mut ended, mut error) = (vec![], vec![], vec![], vec![]);
+        for view in &views {
+            for column in &view.partition_columns {
+                partitions.values().append_value(column);
+            }
+            partitions.append(true);
+            let snapshot = view
+                .current_snapshot
+                .and_then(|id| snapshots.iter().find(|s| s.snapshot_id == id));
+            current.push(view.current_snapshot);
+            rows.push(snapshot.map(|s| s.rows));
+            files.push(snapshot.map(|s| {
+                data_files
+                    .iter()
+                    .filter(|(schema, name, file, _)| {
+                        *schema == view.schema && *name == view.name && s.dirs.contains(&file.dir)
+                    })
+                    .count() as i64
+            }));
+            let last = refreshes
+                .iter()
+                .rev()
+                .find(|r| r.schema == view.schema && r.name == view.name);
+            status.push(last.map(|r| r.status.clone()));
+            started.push(last.map(|r| r.started_at_us));
+            ended.push(last.and_then(|r| r.ended_at_us));
+            error.push(last.and_then(|r| r.error.clone()));
+        }
+        let columns: Vec<ArrayRef> = vec![
+            texts(views.iter().map(|v| Some(&v.schema)).collect()),
+            texts(views.iter().map(|v| Some(&v.name)).collect()),
+            texts(views.iter().map(|v| Some(&v.format)).collect()),
+            texts(views.iter().map(|v| Some(&v.location)).collect()),
+            Arc::new(partitions.finish()),
+            texts(views.iter().map(|v| v.refresh_schedule.as_ref()).collect()),
+            ints(current),
+            ints(rows),
+            ints(files),
+            texts(status),
+            times(started),
+            times(ended),
+            texts(error),
+            times(views.iter().map(|v| v.refresh_started_at_us).collect()),
+            texts(views.iter().map(|v| Some(&v.query)).collect()),
+            times(views.iter().map(|v| Some(v.created_at_us)).collect()),
+        ];
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// `hepq.snapshots`: the kept snapshots of every materialised view.
+    async fn snapshots_batch(&self) -> Result<RecordBatch> {
+        let snapshots = self.store.snapshots().await?;
+        let views = self.store.materialized_views().await?;
+        let schema = Arc::new(Schema::new(vec![
+            text("schema_name", false),
+            text("view_name", false),
+            int("snapshot_id", false),
+            int("parent_id", true),
+            text("operation", false),
+            int("rows", false),
+            int("added_rows", false),
+            int("added_files", false),
+            int("refresh_id", false),
+            Field::new("is_current", DataType::Boolean, false),
+            time("committed_at", false),
+        ]));
+        let is_current: Vec<bool> = snapshots
+            .iter()
+            .map(|s| {
+                views.iter().any(|v| {
+                    v.schema == s.schema
+                        && v.name == s.name
+                        && v.current_snapshot == Some(s.snapshot_id)
+                })
+            })
+            .collect();
+        let columns: Vec<ArrayRef> = vec![
+            texts(snapshots.iter().map(|s| Some(&s.schema)).collect()),
+            texts(snapshots.iter().map(|s| Some(&s.name)).collect()),
+            ints(snapshots.iter().map(|s| Some(s.snapshot_id)).collect()),
+            ints(snapshots.iter().map(|s| s.parent_id).collect()),
+            texts(snapshots.iter().map(|s| Some(&s.operation)).collect()),
+            ints(snapshots.iter().map(|s| Some(s.rows)).collect()),
+            ints(snapshots.iter().map(|s| Some(s.added_rows)).collect()),
+            ints(snapshots.iter().map(|s| Some(s.added_files)).collect()),
+            ints(snapshots.iter().map(|s| Some(s.refresh_id)).collect()),
+            Arc::new(BooleanArray::from(is_current)),
+            times(snapshots.iter().map(|s| Some(s.committed_at_us)).collect()),
+        ];
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// `hepq.files`: the data files of every materialised view's kept snapshots; `is_current`
+    /// marks those readers see now.
+    async fn files_batch(&self) -> Result<RecordBatch> {
+        let files = self.store.data_files().await?;
+        let views = self.store.materialized_views().await?;
+        let mut current_dirs = std::collections::HashSet::new();
+        for view in &views {
+            if let Some(id) = view.current_snapshot
+                && let Some(snapshot) = self.store.snapshot(id).await?
+            {
+                for dir in snapshot.dirs {
+                    current_dirs.insert((view.schema.clone(), view.name.clone(), dir));
+                }
+            }
+        }
+        let is_current: Vec<bool> = files
+            .iter()
+            .map(|(schema, name, file, _)| {
+                current_dirs.contains(&(schema.clone(), name.clone(), file.dir.clone()))
+            })
+            .collect();
+        let schema = Arc::new(Schema::new(vec![
+            text("schema_name", false),
+            text("table_name", false),
+            text("path", false),
+            int("size_bytes", false),
+            int("rows", true),
+            int("snapshot_id", false),
+            Field::new("is_current", DataType::Boolean, false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            texts(files.iter().map(|f| Some(&f.0)).collect()),
+            texts(files.iter().map(|f| Some(&f.1)).collect()),
+            texts(files.iter().map(|f| Some(&f.2.path)).collect()),
+            ints(files.iter().map(|f| Some(f.2.size)).collect()),
+            ints(files.iter().map(|f| f.2.rows).collect()),
+            ints(files.iter().map(|f| Some(f.3)).collect()),
+            Arc::new(BooleanArray::from(is_current)),
+        ];
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+
+    /// `hepq.refreshes`: every refresh run, oldest first.
+    async fn refreshes_batch(&self) -> Result<RecordBatch> {
+        let runs = self.store.refreshes().await?;
+        let schema = Arc::new(Schema::new(vec![
+            int("refresh_id", false),
+            text("schema_name", false),
+            text("view_name", false),
+            time("started_at", false),
+            time("ended_at", true),
+            text("status", false),
+            text("mode", true),
+            text("reason", true),
+            int("rows_in", true),
+            int("rows_out", true),
+            int("source_files", true),
+            int("files_written", true),
+            int("snapshot_id", true),
+            text("error", true),
+            text("owner", false),
+        ]));
+        let columns: Vec<ArrayRef> = vec![
+            ints(runs.iter().map(|r| Some(r.refresh_id)).collect()),
+            texts(runs.iter().map(|r| Some(&r.schema)).collect()),
+            texts(runs.iter().map(|r| Some(&r.name)).collect()),
+            times(runs.iter().map(|r| Some(r.started_at_us)).collect()),
+            times(runs.iter().map(|r| r.ended_at_us).collect()),
+            texts(runs.iter().map(|r| Some(&r.status)).collect()),
+            texts(runs.iter().map(|r| r.mode.as_ref()).collect()),
+            texts(runs.iter().map(|r| r.reason.as_ref()).collect()),
+            ints(runs.iter().map(|r| r.rows_in).collect()),
+            ints(runs.iter().map(|r| r.rows_out).collect()),
+            ints(runs.iter().map(|r| r.source_files).collect()),
+            ints(runs.iter().map(|r| r.files_written).collect()),
+            ints(runs.iter().map(|r| r.snapshot_id).collect()),
+            texts(runs.iter().map(|r| r.error.as_ref()).collect()),
+            texts(runs.iter().map(|r| Some(&r.owner)).collect()),
+        ];
+        Ok(RecordBatch::try_new(schema, columns)?)
+    }
+}
+
 #[async_trait]
 impl SchemaProvider for SystemSchema {
     fn table_names(&self) -> Vec<String> {
@@ -109,15 +350,16 @@ impl SchemaProvider for SystemSchema {
     }
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
-        match name {
-            "tables" => {
-                let entries = self.store.tables().await?;
-                let batch = tables_batch(&entries)?;
-                let table = MemTable::try_new(tables_schema(), vec![vec![batch]])?;
-                Ok(Some(Arc::new(table)))
-            }
-            _ => Ok(None),
-        }
+        let batch = match name {
+            "tables" => tables_batch(&self.store.tables().await?)?,
+            "materialized_views" => self.materialized_views_batch().await?,
+            "snapshots" => self.snapshots_batch().await?,
+            "files" => self.files_batch().await?,
+            "refreshes" => self.refreshes_batch().await?,
+            _ => return Ok(None),
+        };
+        let table = MemTable::try_new(batch.schema(), vec![vec![batch]])?;
+        Ok(Some(Arc::new(table)))
     }
 
     fn register_table(

@@ -64,6 +64,8 @@ pub(crate) struct StoredTables {
     /// The session's current state (`None` once the session is gone).
     state: Arc<dyn Fn() -> Option<SessionState> + Send + Sync>,
     registry: Arc<HepqObjectStoreRegistry>,
+    /// The catalog (for materialised views, whose state lives there).
+    store: Arc<CatalogStore>,
 }
 
 impl std::fmt::Debug for StoredTables {
@@ -76,11 +78,13 @@ impl StoredTables {
     pub(crate) fn new(
         ctx: &datafusion::execution::context::SessionContext,
         registry: Arc<HepqObjectStoreRegistry>,
+        store: Arc<CatalogStore>,
     ) -> Self {
         let weak = ctx.state_weak_ref();
         Self {
             state: Arc::new(move || weak.upgrade().map(|s| s.read().clone())),
             registry,
+            store,
         }
     }
 }
@@ -101,6 +105,22 @@ impl TableFactory for StoredTables {
         &self,
         entry: &TableEntry,
     ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
+        if entry.kind == TableKind::MaterializedView {
+            let Some(view) = self
+                .store
+                .materialized_view(&entry.schema, &entry.name)
+                .await?
+            else {
+                return plan_err!(
+                    "materialized view {} has no state in the catalog",
+                    entry.qualified_name()
+                );
+            };
+            let table =
+                crate::materialized::MaterializedViewTable::open(Arc::clone(&self.store), &view)
+                    .map_err(DataFusionError::from)?;
+            return Ok(Arc::new(table));
+        }
         let Some(state) = (self.state)() else {
             return plan_err!("the session has ended");
         };
@@ -307,7 +327,10 @@ pub(crate) fn external_table_definition(ast: &ExternalTableAst) -> String {
 }
 
 /// The schema and table a name stands for, if it is in the persistent (default) catalog.
-fn persistent_name(session: &HepqSession, name: &TableReference) -> Option<(String, String)> {
+pub(crate) fn persistent_name(
+    session: &HepqSession,
+    name: &TableReference,
+) -> Option<(String, String)> {
     let state = session.context().state();
     let options = &state.config().options().catalog;
     let resolved = name
@@ -319,7 +342,10 @@ fn persistent_name(session: &HepqSession, name: &TableReference) -> Option<(Stri
     Some((resolved.schema.to_string(), resolved.table.to_string()))
 }
 
-fn schema_provider(session: &HepqSession, schema: &str) -> Option<Arc<dyn SchemaProvider>> {
+pub(crate) fn schema_provider(
+    session: &HepqSession,
+    schema: &str,
+) -> Option<Arc<dyn SchemaProvider>> {
     session
         .context()
         .catalog(DEFAULT_CATALOG)
@@ -588,6 +614,15 @@ pub(crate) async fn run_ddl(
                 LogicalPlan::Ddl(DdlStatement::DropCatalogSchema(cmd)),
             )
             .await?;
+            if cascade {
+                // Materialised views go with their data.
+                for view in store.materialized_views().await? {
+                    if view.schema == name {
+                        crate::materialized::drop_view(session, store, &view.schema, &view.name)
+                            .await?;
+                    }
+                }
+            }
             store.drop_schema(&name, cascade).await?;
             Ok(df)
         }
@@ -639,6 +674,12 @@ async fn drop_table(
     let Some(entry) = store.table(&schema, &table).await? else {
         return execute(session, plan).await;
     };
+    if entry.kind == TableKind::MaterializedView {
+        return Err(Error::Config(format!(
+            "{}.{} is a materialized view: use DROP MATERIALIZED VIEW",
+            entry.schema, entry.name
+        )));
+    }
     if (entry.kind == TableKind::View) != view {
         return execute(session, plan).await;
     }

@@ -13,7 +13,7 @@ use datafusion::execution::object_store::ObjectStoreRegistry;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
-use datafusion::sql::parser::{DFParser, Statement};
+use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
 use hepq_catalog::{CatalogStore, TableFactory};
 use url::Url;
@@ -112,6 +112,8 @@ pub struct HepqSession {
     warnings: Vec<String>,
     /// The warehouse's catalog, where DDL is recorded; `None` without a warehouse.
     catalog: Option<Arc<CatalogStore>>,
+    /// The warehouse directory, if any.
+    warehouse: Option<PathBuf>,
 }
 
 impl std::fmt::Debug for HepqSession {
@@ -178,6 +180,7 @@ impl HepqSession {
             registry,
             warnings: Vec::new(),
             catalog: None,
+            warehouse: options.warehouse.clone(),
         };
         if let Some(warehouse) = &options.warehouse {
             session.open_catalog(warehouse).await?;
@@ -210,7 +213,7 @@ impl HepqSession {
     /// Splits `sql` into statements, checking syntax. Errors name the line and column.
     pub fn parse(&self, sql: &str) -> Result<Vec<Statement>> {
         let dialect = session_dialect(&self.ctx.state())?;
-        Ok(DFParser::parse_sql_with_dialect(sql, dialect.as_ref())?.into())
+        Ok(crate::statements::parse_sql(sql, dialect.as_ref())?.into())
     }
 
     /// Plans and starts one parsed statement. DDL and `SET` take effect at once; a query comes
@@ -222,6 +225,17 @@ impl HepqSession {
     /// for this session only.
     pub async fn run_statement(&self, statement: Statement) -> Result<DataFrame> {
         self.execute(statement, true).await
+    }
+
+    /// The logical plan of one parsed statement, for front ends that plan a statement before
+    /// running it (the server describes at Parse and runs at Execute). hepq's own statements
+    /// (`CREATE`/`REFRESH`/`DROP MATERIALIZED VIEW`) become plans that act only when executed;
+    /// [`crate::command::command_tag`] names them.
+    pub async fn plan_statement(&self, statement: Statement) -> Result<LogicalPlan> {
+        if let Some(extension) = crate::statements::classify(&statement) {
+            return crate::materialized::plan(self, extension).await;
+        }
+        Ok(self.ctx.state().statement_to_plan(statement).await?)
     }
 
     /// [`HepqSession::run_statement`], recording DDL in the catalog only when `persist`.
@@ -238,6 +252,9 @@ impl HepqSession {
     }
 
     async fn execute_with(&self, statement: Statement, persist: bool) -> Result<DataFrame> {
+        if let Some(extension) = crate::statements::classify(&statement) {
+            return crate::materialized::run(self, extension).await;
+        }
         let store = self.catalog.as_ref().filter(|_| persist);
         let external = match (&statement, store) {
             (Statement::CreateExternalTable(ast), Some(_)) => Some(ast.clone()),
@@ -271,6 +288,24 @@ impl HepqSession {
     /// The warehouse's catalog, if the session has a warehouse.
     pub fn catalog(&self) -> Option<&Arc<CatalogStore>> {
         self.catalog.as_ref()
+    }
+
+    /// The warehouse directory, if the session has one.
+    pub fn warehouse(&self) -> Option<&Path> {
+        self.warehouse.as_deref()
+    }
+
+    /// `REFRESH MATERIALIZED VIEW schema.name [FULL]`, returning what the refresh did.
+    pub async fn refresh_materialized_view(
+        &self,
+        schema: &str,
+        name: &str,
+        full: bool,
+    ) -> Result<crate::materialized::RefreshReport> {
+        let store = self.catalog.clone().ok_or_else(|| {
+            Error::Config("materialized views need a warehouse (--warehouse DIR)".into())
+        })?;
+        crate::materialized::refresh(self, &store, schema, name, full).await
     }
 
     /// Runs every `;`-separated statement of `sql` in order and returns the last one's result,
@@ -392,8 +427,11 @@ impl HepqSession {
     /// (listed now, opened when first used) along with the system tables (`hepq.tables`).
     async fn open_catalog(&mut self, warehouse: &Path) -> Result<()> {
         let store = Arc::new(CatalogStore::open_warehouse(warehouse).await?);
-        let factory: Arc<dyn TableFactory> =
-            Arc::new(StoredTables::new(&self.ctx, Arc::clone(&self.registry)));
+        let factory: Arc<dyn TableFactory> = Arc::new(StoredTables::new(
+            &self.ctx,
+            Arc::clone(&self.registry),
+            Arc::clone(&store),
+        ));
         let warnings = crate::catalog::install(&self.ctx, &store, factory).await?;
         self.warnings.extend(warnings);
         self.catalog = Some(store);

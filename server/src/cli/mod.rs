@@ -35,6 +35,24 @@ enum Command {
     Inspect(InspectArgs),
     /// Serve SQL over the PostgreSQL wire protocol (psql, psycopg, SQLAlchemy, pandas, …).
     Serve(ServeArgs),
+    /// Refresh materialised views of the warehouse (for cron): the named ones, or with --due
+    /// those whose refresh schedule says a refresh is due.
+    Refresh(RefreshArgs),
+}
+
+#[derive(Debug, Args)]
+struct RefreshArgs {
+    /// Views to refresh (`name` or `schema.name`).
+    #[arg(value_name = "VIEW")]
+    views: Vec<String>,
+    /// Recompute everything, even where an incremental refresh would do.
+    #[arg(long)]
+    full: bool,
+    /// Refresh every view whose schedule (`WITH (refresh = …)`) is due.
+    #[arg(long)]
+    due: bool,
+    #[command(flatten)]
+    engine: EngineArgs,
 }
 
 #[derive(Debug, Args)]
@@ -290,6 +308,10 @@ pub fn run(cli: Cli) -> CliResult<()> {
                 .block_on(crate::pg::serve(options))
                 .map_err(|e| CliError::Message(e.to_string()))
         }
+        Command::Refresh(args) => {
+            let runtime = runtime(args.engine.threads)?;
+            runtime.block_on(refresh_views(args))
+        }
         Command::Generate(args) => {
             let dataset = match args.dataset {
                 DatasetArg::Lhc => Dataset::Lhc,
@@ -312,6 +334,63 @@ pub fn run(cli: Cli) -> CliResult<()> {
             Ok(())
         }
     }
+}
+
+/// `hepq refresh`: refreshes the named views (or the due ones), printing one line per view;
+/// fails if any refresh failed.
+async fn refresh_views(args: RefreshArgs) -> CliResult<()> {
+    if args.engine.warehouse.is_none() {
+        return Err(CliError::Message(
+            "hepq refresh needs a warehouse: --warehouse DIR (or HEPQ_WAREHOUSE)".into(),
+        ));
+    }
+    if args.views.is_empty() && !args.due {
+        return Err(CliError::Message(
+            "name the views to refresh, or give --due".into(),
+        ));
+    }
+    let session = open_session(&args.engine).await?;
+    let mut views: Vec<(String, String)> = args
+        .views
+        .iter()
+        .map(|v| match v.split_once('.') {
+            Some((schema, name)) => (schema.to_string(), name.to_string()),
+            None => ("public".to_string(), v.clone()),
+        })
+        .collect();
+    if args.due
+        && let Some(store) = session.catalog()
+    {
+        views.extend(hepq_sql::due_refreshes(store).await?);
+    }
+    let mut failed = 0;
+    for (schema, name) in views {
+        match session
+            .refresh_materialized_view(&schema, &name, args.full)
+            .await
+        {
+            Ok(r) => println!(
+                "{}: {} refresh ({}), {} rows written from {} source file(s), snapshot {}, {:.2} s",
+                r.view,
+                r.mode,
+                r.reason,
+                r.rows_out,
+                r.source_files,
+                r.snapshot_id
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| "unchanged".into()),
+                r.seconds
+            ),
+            Err(e) => {
+                failed += 1;
+                eprintln!("{schema}.{name}: refresh failed: {e}");
+            }
+        }
+    }
+    if failed > 0 {
+        return Err(CliError::Message(format!("{failed} refresh(es) failed")));
+    }
+    Ok(())
 }
 
 /// The tokio runtime the engine runs on; `threads` caps its workers as well.

@@ -617,6 +617,8 @@ fn statement_write_kind(statement: &DFStatement) -> Option<String> {
     match first.as_str() {
         "INSERT" | "UPDATE" | "DELETE" | "MERGE" | "TRUNCATE" | "GRANT" | "REVOKE" | "COMMENT"
         | "VACUUM" | "ANALYZE" | "REFRESH" | "REINDEX" | "CLUSTER" => Some(first),
+        // `REFRESH MATERIALIZED VIEW` parses as a CALL of hepq's refresh procedure.
+        "CALL" => Some("REFRESH MATERIALIZED VIEW".into()),
         "CREATE" | "DROP" | "ALTER" => {
             let mut what = first;
             for w in words.by_ref() {
@@ -862,6 +864,9 @@ fn parse_copy(sql: &str) -> Result<Vec<Parsed>, PgError> {
 /// The command tag of a plan that does not return rows (`None` for queries).
 fn command_tag(plan: &LogicalPlan) -> Option<String> {
     use hepq_sql::datafusion::logical_expr::Statement as S;
+    if let Some(tag) = hepq_sql::command::command_tag(plan) {
+        return Some(tag.to_string());
+    }
     Some(match plan {
         LogicalPlan::Ddl(d) => match d {
             DdlStatement::CreateExternalTable(_) | DdlStatement::CreateMemoryTable(_) => {
@@ -1313,7 +1318,7 @@ impl Connection {
                     let session = self.session.clone();
                     let s2 = stmt.clone();
                     let plan = guarded(&mut self.cancel, &mut self.input, deadline, async move {
-                        Ok(session.state().statement_to_plan(s2).await?)
+                        Ok(session.plan_statement(s2).await?)
                     })
                     .await?;
                     match command_tag(&plan) {
@@ -1338,7 +1343,7 @@ impl Connection {
                     let session = self.session.clone();
                     let q = spec.query.clone();
                     let plan = guarded(&mut self.cancel, &mut self.input, deadline, async move {
-                        Ok(session.state().statement_to_plan(q).await?)
+                        Ok(session.plan_statement(q).await?)
                     })
                     .await?;
                     self.copy_out(&spec, plan, deadline, w).await?;
@@ -1762,7 +1767,7 @@ impl Connection {
         let session = self.session.clone();
         let stmt = stmt.clone();
         guarded(&mut self.cancel, &mut self.input, deadline, async move {
-            Ok(session.state().statement_to_plan(stmt).await?)
+            Ok(session.plan_statement(stmt).await?)
         })
         .await
     }

@@ -164,8 +164,66 @@ fn random_i32() -> i32 {
     rand::rng().random::<i32>()
 }
 
+/// How often the server looks for materialised views whose refresh is due.
+const REFRESH_CHECK: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The refresh scheduler of `hepq serve`: every [`REFRESH_CHECK`], refreshes (one at a time,
+/// each in a new session, so it sees tables created since the server started) the views whose
+/// `WITH (refresh = …)` schedule is due. The catalog's refresh lease keeps a view from being
+/// refreshed twice at once, also by other servers or `hepq refresh`. A view due while no
+/// server ran is refreshed once at start. Failures are logged and recorded in `hepq.refreshes`.
+async fn run_scheduled_refreshes(shared: Arc<Shared>) {
+    let Some(warehouse) = shared.options.session.warehouse.clone() else {
+        return;
+    };
+    let mut store = None;
+    loop {
+        tokio::time::sleep(REFRESH_CHECK).await;
+        if store.is_none() {
+            match hepq_sql::hepq_catalog::CatalogStore::open_warehouse(&warehouse).await {
+                Ok(s) => store = Some(s),
+                Err(e) => {
+                    eprintln!("hepq serve: refresh scheduler: {e}");
+                    continue;
+                }
+            }
+        }
+        let Some(catalog) = &store else {
+            continue;
+        };
+        let due = match hepq_sql::due_refreshes(catalog).await {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("hepq serve: refresh scheduler: {e}");
+                continue;
+            }
+        };
+        for (schema, name) in due {
+            // A new session per refresh: it sees what other connections created meanwhile.
+            let session = match connection::open_session(&shared.options).await {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("hepq serve: refresh of {schema}.{name}: {e}");
+                    continue;
+                }
+            };
+            match session
+                .refresh_materialized_view(&schema, &name, false)
+                .await
+            {
+                Ok(r) => eprintln!(
+                    "hepq serve: refreshed {} ({}, {}): {} rows, {:.2} s",
+                    r.view, r.mode, r.reason, r.rows_out, r.seconds
+                ),
+                Err(e) => eprintln!("hepq serve: refresh of {schema}.{name} failed: {e}"),
+            }
+        }
+    }
+}
+
 /// Checks the options, opens a first session (so a broken warehouse fails at start), binds
-/// the socket and serves until the process is stopped.
+/// the socket and serves until the process is stopped; with a warehouse (and not read-only)
+/// it also runs scheduled refreshes of materialised views.
 pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     if !options.listen.ip().is_loopback()
         && options.auth == auth::Method::Trust
@@ -211,6 +269,9 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
         cancel_keys: Mutex::new(HashMap::new()),
         next_pid: AtomicI32::new(10_000),
     });
+    if shared.options.session.warehouse.is_some() && !shared.options.read_only {
+        tokio::spawn(run_scheduled_refreshes(Arc::clone(&shared)));
+    }
     eprintln!(
         "hepq serve: listening on {local} (PostgreSQL {PG_VERSION} protocol{}); connect with: \
          psql -h {} -p {} -U hepq hepq",
