@@ -1202,7 +1202,13 @@ impl Connection {
         if sql.chars().all(|c| c == ';' || c.is_whitespace()) {
             return Ok(vec![]);
         }
-        if starts_with_keyword(sql, "copy") && sql.to_ascii_lowercase().contains("stdout") {
+        // `COPY … TO STDOUT` runs; `COPY … FROM STDIN` (DuckDB's postgres extension sends it
+        // for `INSERT` and `CREATE TABLE … AS` into an attached database) gets 0A000 from
+        // `parse_copy` instead of the engine's parse error.
+        if starts_with_keyword(sql, "copy") && {
+            let lower = sql.to_ascii_lowercase();
+            lower.contains("stdout") || lower.contains("stdin")
+        } {
             return parse_copy(sql);
         }
         if let Some(parsed) = self.parse_cursor_sql(sql)? {
@@ -2670,6 +2676,11 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse_copy("COPY t FROM STDIN").is_err());
+        // DuckDB's postgres extension, writing into an attached database.
+        match parse_copy(r#"COPY "public"."t2" FROM STDIN (FORMAT BINARY)"#) {
+            Err(e) => assert_eq!(e.code, "0A000"),
+            Ok(p) => panic!("{p:?}"),
+        }
         assert_eq!(
             startup_options("-c statement_timeout=5 --search-path=x"),
             vec![
