@@ -133,8 +133,15 @@ impl HepqSession {
             options.object_store_env.clone(),
             counters,
         ));
+        // No file-listing cache: DataFusion's default keeps a table's first listing for the
+        // session's lifetime, so a server connection or notebook would never see files that
+        // arrive later. Each query lists its folders again, as DuckDB does.
         let mut runtime = RuntimeEnvBuilder::new()
-            .with_object_store_registry(Arc::clone(&registry) as Arc<dyn ObjectStoreRegistry>);
+            .with_object_store_registry(Arc::clone(&registry) as Arc<dyn ObjectStoreRegistry>)
+            .with_cache_manager(
+                datafusion::execution::cache::cache_manager::CacheManagerConfig::default()
+                    .with_list_files_cache_limit(0),
+            );
         if let Some(limit) = options.memory_limit {
             let top = std::num::NonZeroUsize::new(5).unwrap_or(std::num::NonZeroUsize::MIN);
             runtime = runtime.with_memory_pool(Arc::new(TrackConsumersPool::new(
