@@ -28,8 +28,8 @@ use datafusion::catalog::{Session, TableProvider};
 use datafusion::common::tree_node::{Transformed, TreeNode, TreeNodeRecursion};
 use datafusion::common::{DataFusionError, Statistics, TableReference, plan_err};
 use datafusion::dataframe::DataFrame;
-use datafusion::datasource::file_format::format_as_file_type;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::file_format::{FileFormat, FileFormatFactory, format_as_file_type};
 use datafusion::datasource::listing::{
     ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl,
 };
@@ -58,8 +58,9 @@ use crate::schedule::Schedule;
 use crate::session::{HepqSession, quote_literal, session_dialect};
 use crate::statements::Extension;
 
-/// The formats a materialised view can be kept in.
-const FORMATS: &[&str] = &["parquet"];
+/// The formats a materialised view can be kept in: Parquet (Hive folders with `PARTITIONED
+/// BY`) or ROOT (one TTree file `Events` per refresh, no `PARTITIONED BY`).
+const FORMATS: &[&str] = &["parquet", "root"];
 
 /// Snapshots kept per view unless `keep_snapshots` says otherwise.
 const DEFAULT_KEEP_SNAPSHOTS: usize = 2;
@@ -341,6 +342,12 @@ async fn create(
         kept.insert(key.clone(), value.clone());
     }
 
+    if format == "root" && !partitioned_by.is_empty() {
+        return Err(config(format!(
+            "materialized view {qualified}: PARTITIONED BY needs format 'parquet' (a ROOT skim \
+             is one file per refresh)"
+        )));
+    }
     let query_sql = query.to_string();
     let plan = plan_query(session, &query_sql).await?;
     let query_schema = plan.schema().as_arrow().clone();
@@ -1096,9 +1103,15 @@ async fn refresh_locked(
         .state()
         .get_file_format_factory(&view.format)
         .ok_or_else(|| config(format!("no writer for format {}", view.format)))?;
+    // The ROOT writer writes one file; Parquet writes a folder (of Hive folders).
+    let target = if view.format == "root" {
+        format!("{url}skim.root")
+    } else {
+        url.clone()
+    };
     let copy = LogicalPlanBuilder::copy_to(
         plan,
-        url.clone(),
+        target,
         format_as_file_type(factory),
         HashMap::new(),
         view.partition_columns.clone(),
@@ -1258,6 +1271,7 @@ pub(crate) struct MaterializedViewTable {
     schema_name: String,
     name: String,
     location: String,
+    format: String,
     table_schema: SchemaRef,
     file_schema: SchemaRef,
     partitions: Vec<(String, DataType)>,
@@ -1288,6 +1302,7 @@ impl MaterializedViewTable {
             schema_name: view.schema.clone(),
             name: view.name.clone(),
             location: view.location.clone(),
+            format: view.format.clone(),
             table_schema,
             file_schema,
             partitions,
@@ -1347,9 +1362,21 @@ impl TableProvider for MaterializedViewTable {
             .iter()
             .map(|d| ListingTableUrl::parse(format!("{}data/{d}/", self.location)))
             .collect::<datafusion::common::Result<Vec<_>>>()?;
-        let format = ParquetFormat::default().with_options(state.table_options().parquet.clone());
-        let options = ListingOptions::new(Arc::new(format))
-            .with_file_extension(".parquet")
+        let (format, extension): (Arc<dyn FileFormat>, &str) = if self.format == "root" {
+            (
+                FileFormatFactory::default(&hepq_connectors::root::RootFormatFactory),
+                ".root",
+            )
+        } else {
+            (
+                Arc::new(
+                    ParquetFormat::default().with_options(state.table_options().parquet.clone()),
+                ),
+                ".parquet",
+            )
+        };
+        let options = ListingOptions::new(format)
+            .with_file_extension(extension)
             .with_table_partition_cols(self.partitions.clone());
         let config = ListingTableConfig::new_with_multi_paths(urls)
             .with_listing_options(options)
