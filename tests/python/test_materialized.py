@@ -210,3 +210,31 @@ def test_the_python_module_creates_and_refreshes_skims(tmp_path):
     # A new connection (a restart) reads the skim; pyarrow computes the reference.
     table = hq.connect(warehouse=str(wh)).sql("SELECT count(*) AS n, sum(y) AS s FROM skim").arrow()
     assert (table["n"][0].as_py(), table["s"][0].as_py()) == pytest.approx(reference(src))
+
+
+def test_a_root_skim_is_read_by_uproot(hepq, tmp_path):
+    uproot = pytest.importorskip("uproot")
+    ak = pytest.importorskip("awkward")
+    hzz = Path(__file__).resolve().parents[2].parent / "shared/testdata/scikit-hep-testdata/uproot-HZZ-zlib.root"
+    if not hzz.exists():
+        skip_or_fail(f"test data missing: {hzz}")
+    wh = tmp_path / "wh"
+    rows = hepq.sql(
+        f"CREATE EXTERNAL TABLE hzz STORED AS ROOT LOCATION '{hzz}'; "
+        "CREATE MATERIALIZED VIEW dimuon WITH (format = 'root') AS "
+        'SELECT "NJet", "Muon_Px" FROM hzz WHERE "NMuon" = 2; '
+        "SELECT path FROM hepq.files WHERE table_name = 'dimuon' AND is_current",
+        extra=["--warehouse", str(wh)],
+    )
+    assert len(rows) == 1, rows
+    with uproot.open(rows[0]["path"]) as f:
+        skim = f["Events"].arrays()
+    with uproot.open(hzz) as f:
+        events = f["events"].arrays(["NJet", "NMuon", "Muon_Px"])
+    events = events[events.NMuon == 2]
+    assert len(skim) == len(events) == 1371
+    # Row order may differ (the skim is written in parallel): compare as sorted values.
+    def key(a):
+        return sorted(zip(ak.to_list(a.NJet), (tuple(m) for m in ak.to_list(a.Muon_Px))))
+
+    assert key(skim) == key(events)
