@@ -294,8 +294,13 @@ async fn create(
     let mut refresh_schedule = None;
     let mut location = None;
     let mut kept = BTreeMap::new();
+    let mut populate = true;
     for (key, value) in &options {
         match key.as_str() {
+            crate::statements::POPULATE_OPTION => {
+                populate = !value.eq_ignore_ascii_case("false");
+                continue;
+            }
             "format" => {
                 let f = value.to_ascii_lowercase();
                 if !FORMATS.contains(&f.as_str()) {
@@ -419,8 +424,9 @@ async fn create(
     if let Some(p) = schema_provider(session, &schema) {
         p.register_table(table.clone(), Arc::new(provider))?;
     }
-    // Populated at creation, as PostgreSQL does; a query that fails to run creates nothing.
-    if let Err(e) = refresh(session, store, &schema, &table, false).await {
+    // Populated at creation, as PostgreSQL does (unless WITH NO DATA); a query that fails to
+    // run creates nothing.
+    if populate && let Err(e) = refresh(session, store, &schema, &table, false).await {
         let _ = drop_view(session, store, &schema, &table).await;
         return Err(e);
     }

@@ -3,8 +3,9 @@
 //! [`parse_sql`] splits a script as DataFusion's parser does, but parses these itself:
 //!
 //! * `CREATE [OR REPLACE] MATERIALIZED VIEW [IF NOT EXISTS] name [PARTITIONED BY (cols)]
-//!   [WITH (key = 'value', …)] AS query` — sqlparser has no `PARTITIONED BY` for views; the
-//!   columns travel as the option `partitioned_by` of the `CREATE VIEW` statement it returns.
+//!   [WITH (key = 'value', …)] AS query [WITH [NO] DATA]` — sqlparser has no `PARTITIONED BY`
+//!   for views; the columns travel as the option `partitioned_by` of the `CREATE VIEW`
+//!   statement it returns, and `WITH NO DATA` as `populate = 'false'`.
 //! * `REFRESH MATERIALIZED VIEW name [FULL]` — sqlparser has none; it becomes
 //!   `CALL hepq_refresh_materialized_view('name', 'full'|'auto')`, which only the session runs.
 //!
@@ -26,6 +27,9 @@ use datafusion::sql::sqlparser::tokenizer::Token;
 
 /// The procedure a `REFRESH MATERIALIZED VIEW` statement is carried as.
 pub const REFRESH_PROCEDURE: &str = "hepq_refresh_materialized_view";
+
+/// The `CREATE VIEW` option that carries `WITH NO DATA` (`'false'`).
+pub const POPULATE_OPTION: &str = "populate";
 
 /// The `CREATE VIEW` option that carries `PARTITIONED BY`.
 pub const PARTITIONED_BY_OPTION: &str = "partitioned_by";
@@ -122,6 +126,16 @@ fn parse_create_materialized_view(
     }
     parser.expect_keyword_is(Keyword::AS)?;
     let query = parser.parse_query()?;
+    // PostgreSQL's `… AS query WITH [NO] DATA`.
+    if parser.parse_keywords(&[Keyword::WITH, Keyword::NO, Keyword::DATA]) {
+        options.push(SqlOption::KeyValue {
+            key: Ident::new(POPULATE_OPTION),
+            value: Expr::Value(Value::SingleQuotedString("false".into()).into()),
+        });
+    } else {
+        // `WITH DATA` is the default.
+        let _ = parser.parse_keywords(&[Keyword::WITH, Keyword::DATA]);
+    }
     if !partitioned_by.is_empty() {
         let columns: Vec<String> = partitioned_by.iter().map(|i| i.value.clone()).collect();
         options.push(SqlOption::KeyValue {
@@ -311,7 +325,7 @@ mod tests {
     fn materialized_view_statements_parse() {
         let sql = "CREATE MATERIALIZED VIEW lhc.skim PARTITIONED BY (run) \
                    WITH (refresh = 'every 1 hour', format = 'parquet') AS \
-                   SELECT run, list_len(Jet_pt) AS n FROM events WHERE nMuon = 2; \
+                   SELECT run, list_len(Jet_pt) AS n FROM events WHERE nMuon = 2 WITH NO DATA; \
                    REFRESH MATERIALIZED VIEW lhc.skim FULL; refresh materialized view \"Odd\"; \
                    DROP MATERIALIZED VIEW IF EXISTS lhc.skim; SHOW MATERIALIZED VIEWS; SELECT 1";
         let statements = parse_sql(sql, &HepqDialect).unwrap();
@@ -331,7 +345,8 @@ mod tests {
                     options,
                     &[
                         ("refresh".to_string(), "every 1 hour".to_string()),
-                        ("format".to_string(), "parquet".to_string())
+                        ("format".to_string(), "parquet".to_string()),
+                        ("populate".to_string(), "false".to_string())
                     ]
                 );
                 assert!(query.to_string().contains("list_len(Jet_pt)"));
