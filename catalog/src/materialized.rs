@@ -208,6 +208,9 @@ pub(crate) async fn delete_view_rows(
     Ok(())
 }
 
+/// Refresh runs kept per view in `hepq_refreshes` (older ones are removed at each commit).
+pub const REFRESH_HISTORY: i64 = 1000;
+
 const VIEW_COLUMNS: &str = "schema_name, name, query, format, location, partition_columns, \
      refresh_schedule, options, arrow_schema, current_snapshot, refresh_owner, \
      refresh_started_at, created_at";
@@ -736,6 +739,20 @@ impl CatalogStore {
             release_lease(&mut tx, schema, name, &commit.owner)
                 .await
                 .map_err(error())?;
+            // The history keeps the newest REFRESH_HISTORY runs of each view.
+            sqlx::query(
+                "DELETE FROM hepq_refreshes WHERE schema_name = ? AND name = ? AND refresh_id <= \
+                 (SELECT refresh_id FROM hepq_refreshes WHERE schema_name = ? AND name = ? \
+                  ORDER BY refresh_id DESC LIMIT 1 OFFSET ?)",
+            )
+            .bind(schema)
+            .bind(name)
+            .bind(schema)
+            .bind(name)
+            .bind(REFRESH_HISTORY)
+            .execute(&mut *tx)
+            .await
+            .map_err(error())?;
             tx.commit().await.map_err(error())?;
             Ok(outcome)
         })
@@ -890,6 +907,19 @@ impl CatalogStore {
                     })
                 })
                 .collect()
+        })
+    }
+
+    /// When the newest refresh run of each view started: (schema, view, µs since the epoch).
+    pub fn last_refresh_starts<'a>(&'a self) -> Boxed<'a, Result<Vec<(String, String, i64)>>> {
+        Box::pin(async move {
+            sqlx::query_as(
+                "SELECT schema_name, name, max(started_at) FROM hepq_refreshes \
+                 GROUP BY schema_name, name",
+            )
+            .fetch_all(&self.pool)
+            .await
+            .map_err(self.query_error("list the last refreshes"))
         })
     }
 

@@ -1398,7 +1398,12 @@ impl TableProvider for MaterializedViewTable {
 /// server was up runs once).
 pub async fn due_refreshes(store: &CatalogStore) -> Result<Vec<(String, String)>> {
     let views = store.materialized_views().await?;
-    let runs = store.refreshes().await?;
+    let last_starts: HashMap<(String, String), i64> = store
+        .last_refresh_starts()
+        .await?
+        .into_iter()
+        .map(|(schema, name, start)| ((schema, name), start))
+        .collect();
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_micros() as i64)
@@ -1414,11 +1419,9 @@ pub async fn due_refreshes(store: &CatalogStore) -> Result<Vec<(String, String)>
         if view.refresh_owner.as_deref().is_some_and(holder_alive) {
             continue;
         }
-        let last = runs
-            .iter()
-            .rev()
-            .find(|r| r.schema == view.schema && r.name == view.name)
-            .map(|r| r.started_at_us)
+        let last = last_starts
+            .get(&(view.schema.clone(), view.name.clone()))
+            .copied()
             .unwrap_or(view.created_at_us);
         if schedule.next_after_us(last).is_some_and(|next| next <= now) {
             due.push((view.schema.clone(), view.name.clone()));
