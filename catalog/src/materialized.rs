@@ -314,11 +314,7 @@ impl CatalogStore {
             let partitions = self.json(&what, &view.partition_columns)?;
             let view_options = self.json(&what, &view.options)?;
             let now = now_us();
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(error())?;
+            let mut tx = self.begin_write().await.map_err(error())?;
             let existing: Option<String> = sqlx::query_scalar(
                 "SELECT kind FROM hepq_tables WHERE schema_name = ? AND name = ?",
             )
@@ -425,11 +421,7 @@ impl CatalogStore {
     ) -> Boxed<'a, Result<Option<MaterializedViewEntry>>> {
         Box::pin(async move {
             let error = || self.query_error(format!("remove materialized view {schema}.{name}"));
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(error())?;
+            let mut tx = self.begin_write().await.map_err(error())?;
             let row = sqlx::query(&format!(
                 "SELECT {VIEW_COLUMNS} FROM hepq_materialized_views \
                  WHERE schema_name = ? AND name = ?"
@@ -471,11 +463,7 @@ impl CatalogStore {
         Box::pin(async move {
             let what = format!("materialized view {schema}.{name}");
             let error = || self.query_error(format!("start a refresh of {what}"));
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(error())?;
+            let mut tx = self.begin_write().await.map_err(error())?;
             let holder: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
                 "SELECT refresh_owner, refresh_started_at FROM hepq_materialized_views \
                  WHERE schema_name = ? AND name = ?",
@@ -556,11 +544,7 @@ impl CatalogStore {
         Box::pin(async move {
             let error =
                 || self.query_error(format!("record the failed refresh of {schema}.{name}"));
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(error())?;
+            let mut tx = self.begin_write().await.map_err(error())?;
             sqlx::query(
                 "UPDATE hepq_refreshes SET status = 'failed', ended_at = ?, error = ? \
                  WHERE refresh_id = ?",
@@ -592,11 +576,7 @@ impl CatalogStore {
         Box::pin(async move {
             let what = format!("materialized view {schema}.{name}");
             let error = || self.query_error(format!("commit the refresh of {what}"));
-            let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(error())?;
+            let mut tx = self.begin_write().await.map_err(error())?;
             let state: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
                 "SELECT refresh_owner, current_snapshot FROM hepq_materialized_views \
                  WHERE schema_name = ? AND name = ?",

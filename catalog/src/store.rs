@@ -217,6 +217,14 @@ impl CatalogStore {
         Ok(store)
     }
 
+    /// A write transaction: `BEGIN IMMEDIATE`, so that it waits (up to the busy timeout) for
+    /// another process's write instead of failing at its first write.
+    pub(crate) async fn begin_write(
+        &self,
+    ) -> std::result::Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// The catalog file (or URL), for messages.
     pub fn location(&self) -> &str {
         &self.location
@@ -271,11 +279,7 @@ impl CatalogStore {
             return Ok(());
         }
         let error = || self.query_error("upgrade the catalog's tables");
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error())?;
+        let mut tx = self.begin_write().await.map_err(error())?;
         sqlx::query(
             "CREATE TABLE IF NOT EXISTS hepq_catalog_version (
                 version INTEGER NOT NULL PRIMARY KEY,
@@ -439,11 +443,7 @@ impl CatalogStore {
 
     async fn create_schema_impl(&self, name: &str) -> Result<()> {
         let error = || self.query_error(format!("record schema {name}"));
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error())?;
+        let mut tx = self.begin_write().await.map_err(error())?;
         sqlx::query("INSERT OR IGNORE INTO hepq_schemas (name, created_at) VALUES (?, ?)")
             .bind(name)
             .bind(now_us())
@@ -462,11 +462,7 @@ impl CatalogStore {
 
     async fn drop_schema_impl(&self, name: &str, cascade: bool) -> Result<()> {
         let error = || self.query_error(format!("remove schema {name}"));
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error())?;
+        let mut tx = self.begin_write().await.map_err(error())?;
         if !cascade {
             let tables: Vec<String> = sqlx::query_scalar(
                 "SELECT name FROM hepq_tables WHERE schema_name = ? ORDER BY name",
@@ -538,11 +534,7 @@ impl CatalogStore {
                 message: e.to_string(),
             })?;
         let created_at = now_us();
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error())?;
+        let mut tx = self.begin_write().await.map_err(error())?;
         if entry.schema != "public" {
             sqlx::query("INSERT OR IGNORE INTO hepq_schemas (name, created_at) VALUES (?, ?)")
                 .bind(&entry.schema)
@@ -602,11 +594,7 @@ impl CatalogStore {
 
     async fn drop_table_impl(&self, schema: &str, name: &str) -> Result<bool> {
         let error = || self.query_error(format!("remove table {schema}.{name}"));
-        let mut tx = self
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(error())?;
+        let mut tx = self.begin_write().await.map_err(error())?;
         let done = sqlx::query("DELETE FROM hepq_tables WHERE schema_name = ? AND name = ?")
             .bind(schema)
             .bind(name)

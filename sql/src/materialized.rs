@@ -452,21 +452,30 @@ pub(crate) async fn drop_view(
         }
     }
     // The data: every file under LOCATION/data/ (folders this view's refreshes wrote).
-    let data = format!("{}data/", entry.location);
-    let (store_ref, prefix) = object_store_for(session, &data)?;
-    let objects: Vec<_> = store_ref
-        .list(Some(&prefix))
-        .try_collect()
-        .await
-        .map_err(|e| config(format!("cannot list {data}: {e}")))?;
-    for object in objects {
-        let _ = store_ref.delete(&object.location).await;
-    }
+    delete_folder(session, &format!("{}data/", entry.location)).await;
     if !entry.location.contains("://") {
-        let _ = std::fs::remove_dir_all(&data);
         let _ = std::fs::remove_dir(&entry.location);
     }
     Ok(true)
+}
+
+/// Deletes every object under the folder `location` (path or URL, ending in `/`), and the
+/// local folder itself; best effort (what cannot be deleted stays, and is retried by the next
+/// refresh's clean-up).
+async fn delete_folder(session: &HepqSession, location: &str) {
+    if let Ok((store, prefix)) = object_store_for(session, location) {
+        let listed: Vec<_> = store
+            .list(Some(&prefix))
+            .try_collect()
+            .await
+            .unwrap_or_default();
+        for object in listed {
+            let _ = store.delete(&object.location).await;
+        }
+    }
+    if !location.contains("://") {
+        let _ = std::fs::remove_dir_all(location);
+    }
 }
 
 fn object_store_for(
@@ -721,24 +730,29 @@ async fn remove_orphans(
         .collect();
     let data = format!("{}data/", view.location);
     let (object_store, prefix) = object_store_for(session, &data)?;
-    let listed: Vec<_> = match object_store.list(Some(&prefix)).try_collect().await {
-        Ok(l) => l,
-        Err(_) => return Ok(()),
-    };
-    for object in listed {
-        let Some(dir) = object
-            .location
-            .prefix_match(&prefix)
-            .and_then(|mut p| p.next())
-        else {
-            continue;
-        };
-        let dir = dir.as_ref().to_string();
+    let listed: Vec<_> = object_store
+        .list(Some(&prefix))
+        .try_collect()
+        .await
+        .unwrap_or_default();
+    let mut dirs: HashSet<String> = listed
+        .iter()
+        .filter_map(|o| o.location.prefix_match(&prefix)?.next())
+        .map(|d| d.as_ref().to_string())
+        .collect();
+    // A local folder holding only a killed writer's staging files lists no objects.
+    if !data.contains("://")
+        && let Ok(entries) = std::fs::read_dir(&data)
+    {
+        dirs.extend(
+            entries
+                .flatten()
+                .filter_map(|e| e.file_name().into_string().ok()),
+        );
+    }
+    for dir in dirs {
         if is_data_dir(&dir) && !referenced.contains(&dir) {
-            let _ = object_store.delete(&object.location).await;
-            if !view.location.contains("://") {
-                let _ = std::fs::remove_dir_all(format!("{data}{dir}"));
-            }
+            delete_folder(session, &format!("{data}{dir}/")).await;
         }
     }
     Ok(())
@@ -1033,16 +1047,6 @@ async fn refresh_locked(
     full: bool,
 ) -> Result<RefreshReport> {
     let qualified = view.qualified_name();
-    // DataFusion caches file listings for the session's lifetime: a refresh must see the
-    // files added since, so the cached listings go (later queries list again).
-    if let Some(cache) = session
-        .context()
-        .runtime_env()
-        .cache_manager
-        .get_list_files_cache()
-    {
-        cache.clear();
-    }
     remove_orphans(session, store, view).await?;
     let plan = plan_query(session, &view.query)
         .await
@@ -1126,25 +1130,10 @@ async fn refresh_locked(
     let state = session.state();
     let physical = state.create_physical_plan(&copy).await?;
     let written = collect(Arc::clone(&physical), session.context().task_ctx()).await;
-    let cleanup = || async {
-        if let Ok((s, prefix)) = object_store_for(session, &url) {
-            let listed: Vec<_> = s
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .unwrap_or_default();
-            for o in listed {
-                let _ = s.delete(&o.location).await;
-            }
-        }
-        if !url.contains("://") {
-            let _ = std::fs::remove_dir_all(&url);
-        }
-    };
     let batches = match written {
         Ok(b) => b,
         Err(e) => {
-            cleanup().await;
+            delete_folder(session, &url).await;
             return Err(config(format!("materialized view {qualified}: {e}")));
         }
     };
@@ -1158,7 +1147,7 @@ async fn refresh_locked(
     let files = match data_files(session, &url, &dir).await {
         Ok(f) => f,
         Err(e) => {
-            cleanup().await;
+            delete_folder(session, &url).await;
             return Err(e);
         }
     };
@@ -1181,25 +1170,12 @@ async fn refresh_locked(
     {
         Ok(o) => o,
         Err(e) => {
-            cleanup().await;
+            delete_folder(session, &url).await;
             return Err(e.into());
         }
     };
     for expired in &outcome.expired_dirs {
-        let data = format!("{}data/{expired}/", view.location);
-        if let Ok((s, prefix)) = object_store_for(session, &data) {
-            let listed: Vec<_> = s
-                .list(Some(&prefix))
-                .try_collect()
-                .await
-                .unwrap_or_default();
-            for o in listed {
-                let _ = s.delete(&o.location).await;
-            }
-        }
-        if !data.contains("://") {
-            let _ = std::fs::remove_dir_all(&data);
-        }
+        delete_folder(session, &format!("{}data/{expired}/", view.location)).await;
     }
     Ok(RefreshReport {
         view: qualified,
@@ -1216,22 +1192,16 @@ async fn refresh_locked(
 /// The row count in a Parquet file's footer (`None` if it cannot be read).
 async fn parquet_rows(
     store: &Arc<dyn ObjectStore>,
-    location: &object_store::path::Path,
-    size: u64,
+    meta: &object_store::ObjectMeta,
 ) -> Option<i64> {
-    if size < 12 {
-        return None;
-    }
-    let tail = store.get_range(location, size - 8..size).await.ok()?;
-    if tail.len() != 8 || &tail[4..] != b"PAR1" {
-        return None;
-    }
-    let footer_len = u64::from(u32::from_le_bytes([tail[0], tail[1], tail[2], tail[3]]));
-    let start = size.checked_sub(8 + footer_len)?;
-    let footer = store.get_range(location, start..size - 8).await.ok()?;
-    parquet::file::metadata::ParquetMetaDataReader::decode_metadata(&footer)
-        .ok()
-        .map(|m| m.file_metadata().num_rows())
+    datafusion::datasource::physical_plan::parquet::metadata::DFParquetMetadata::new(
+        store.as_ref(),
+        meta,
+    )
+    .fetch_metadata()
+    .await
+    .ok()
+    .map(|m| m.file_metadata().num_rows())
 }
 
 /// The files a refresh wrote under `url`, with sizes and (from the Parquet footers) rows.
@@ -1255,7 +1225,7 @@ async fn data_files(session: &HepqSession, url: &str, dir: &str) -> Result<Vec<D
                     .join("/")
             })
             .unwrap_or_else(|| meta.location.to_string());
-        let rows = parquet_rows(&object_store, &meta.location, meta.size).await;
+        let rows = parquet_rows(&object_store, &meta).await;
         files.push(DataFile {
             dir: dir.to_string(),
             path: format!("{base}/{relative}"),

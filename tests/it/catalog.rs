@@ -10,7 +10,8 @@ const HZZ: &str = "../../shared/testdata/scikit-hep-testdata/uproot-HZZ-zlib.roo
 const STAFF: &str = "../../shared/testdata/scikit-hep-testdata/ntpl001_staff_rntuple_v1-0-0-0.root";
 const LH5: &str = "../../shared/testdata/legend-testdata/lh5/prod-ref-l200/generated/tier/hit/cal/p03/r001/l200-p03-r001-cal-20230318T012144Z-tier_hit.lh5";
 
-async fn open(warehouse: &Path) -> HepqSession {
+/// A session on `warehouse` (2 threads); also used by the materialised-view tests.
+pub(crate) async fn open(warehouse: &Path) -> HepqSession {
     HepqSession::new(SessionOptions {
         threads: Some(2),
         warehouse: Some(warehouse.to_path_buf()),
@@ -20,7 +21,8 @@ async fn open(warehouse: &Path) -> HepqSession {
     .unwrap()
 }
 
-async fn rows(session: &HepqSession, sql: &str) -> Vec<Vec<String>> {
+/// The rows of `sql`'s result as text.
+pub(crate) async fn rows(session: &HepqSession, sql: &str) -> Vec<Vec<String>> {
     let (_, batches) = session
         .query(sql)
         .await

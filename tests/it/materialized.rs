@@ -7,28 +7,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use hepq_sql::{HepqSession, SessionOptions};
+use hepq_sql::HepqSession;
 
-async fn open(warehouse: &Path) -> HepqSession {
-    HepqSession::new(SessionOptions {
-        threads: Some(2),
-        warehouse: Some(warehouse.to_path_buf()),
-        ..Default::default()
-    })
-    .await
-    .unwrap()
-}
-
-async fn rows(session: &HepqSession, sql: &str) -> Vec<Vec<String>> {
-    let (_, batches) = session
-        .query(sql)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"));
-    batches
-        .iter()
-        .flat_map(|b| hepq_tests::format_rows(b).unwrap())
-        .collect()
-}
+use crate::catalog::{open, rows};
 
 /// Writes source file `part-N.parquet` with ids `from..to`.
 async fn add_part(session: &HepqSession, warehouse: &Path, n: usize, from: i64, to: i64) {

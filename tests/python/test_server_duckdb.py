@@ -17,7 +17,6 @@ queries it prints with `pg_debug_show_queries`.
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import duckdb
@@ -25,6 +24,7 @@ import pytest
 
 from conftest import skip_or_fail
 from test_server_pg import N_ROWS, Server, types_table, types_warehouse
+from test_server_pg import same as pg_same
 
 # Columns and the types the extension gives them: hepq's int8/int4/int2/float4/float8/bool/
 # text/date/timestamp/numeric/bytea, float4[]/int4[] for lists, float8[][]/int4[][] for
@@ -33,7 +33,6 @@ SCALARS = ["id", "i32", "i16", "f32", "f64", "flag", "name", "day", "ts", "dec",
 LISTS = ["vals", "ints", "pair", "grid"]
 JSON_COLUMNS = ["jag", "rec"]
 COLUMNS = SCALARS + LISTS + JSON_COLUMNS
-FLOAT4 = {"f32", "vals"}
 
 # The two ways the extension reads a table.
 READ_PATHS = {
@@ -88,22 +87,10 @@ def attached(server: Server, ext: Path, settings: list[str] = ()):
 
 
 def same(col: str, got, want) -> bool:
-    if want is None or got is None:
-        return got is None and want is None
-    if col in FLOAT4:
-        if isinstance(want, list):
-            return len(got) == len(want) and all(
-                (g is None and w is None) or (g is not None and w is not None and math.isclose(g, w, rel_tol=1e-6))
-                for g, w in zip(got, want)
-            )
-        return math.isclose(got, want, rel_tol=1e-6)
-    if col == "f64":
-        return math.isclose(got, want, rel_tol=1e-15)
-    if col == "blob":
-        return bytes(got) == bytes(want)
-    if col in JSON_COLUMNS:
+    """As test_server_pg.same, and json text (jagged lists, structs) compared as parsed JSON."""
+    if col in JSON_COLUMNS and got is not None and want is not None:
         return json.loads(got) == want
-    return got == want
+    return pg_same(col, got, want)
 
 
 def expected_rows() -> list[tuple]:
