@@ -18,6 +18,7 @@ import shutil
 import socket
 import struct
 import subprocess
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -44,16 +45,22 @@ class Server:
 
     def __init__(self, binary: Path, args: list[str]):
         self.port = free_port()
-        self.proc = subprocess.Popen(
-            [str(binary), "serve", "--listen", f"127.0.0.1:{self.port}", *args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        # The server's output goes to a file, not a pipe: a pipe nobody reads fills up and
+        # would block a server that logs a lot (the fuzzer's connections are logged).
+        fd, name = tempfile.mkstemp(prefix="hepq-serve-", suffix=".log")
+        os.close(fd)
+        self.output = Path(name)
+        with open(self.output, "a") as out:
+            self.proc = subprocess.Popen(
+                [str(binary), "serve", "--listen", f"127.0.0.1:{self.port}", *args],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
         deadline = time.time() + 60
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"hepq serve exited: {self.proc.stderr.read()}")
+                raise RuntimeError(f"hepq serve exited: {self.log()}")
             try:
                 socket.create_connection(("127.0.0.1", self.port), timeout=0.5).close()
                 return
@@ -74,9 +81,14 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.output.unlink(missing_ok=True)
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def log(self) -> str:
+        """What the server has printed so far."""
+        return self.output.read_text(errors="replace")
 
 
 def types_table() -> pa.Table:

@@ -19,8 +19,8 @@ use hepq_sql::datafusion::catalog::{CatalogProviderList, SchemaProvider, TablePr
 use hepq_sql::datafusion::common::{DataFusionError, Result, ScalarValue, exec_err};
 use hepq_sql::datafusion::datasource::MemTable;
 use hepq_sql::datafusion::logical_expr::{
-    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TableType,
-    TypeSignature, Volatility,
+    ColumnarValue, ReturnFieldArgs, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature,
+    TableType, TypeSignature, Volatility,
 };
 
 use super::settings::Settings;
@@ -68,6 +68,7 @@ pub const TABLES: &[&str] = &[
     "pg_sequence",
     "pg_settings",
     "pg_shdescription",
+    "pg_stat_activity",
     "pg_statistic_ext",
     "pg_tables",
     "pg_tablespace",
@@ -162,6 +163,7 @@ pub struct PgCatalog {
     identity: Identity,
     functions: Vec<(String, &'static str)>,
     cursors: Cursors,
+    backends: Option<Arc<super::Backends>>,
 }
 
 impl std::fmt::Debug for PgCatalog {
@@ -195,7 +197,15 @@ impl PgCatalog {
             identity,
             functions,
             cursors: Cursors::default(),
+            backends: None,
         }
+    }
+
+    /// Shows the server's connections in `pg_stat_activity` (and lets `pg_cancel_backend`
+    /// reach them).
+    pub fn with_backends(mut self, backends: Arc<super::Backends>) -> Self {
+        self.backends = Some(backends);
+        self
     }
 
     /// Shows `cursors` in `pg_cursors`.
@@ -536,6 +546,62 @@ impl PgCatalog {
                     ]);
                 }
             }
+            "pg_stat_activity" => {
+                let ts = D::Timestamp(
+                    hepq_sql::datafusion::arrow::datatypes::TimeUnit::Microsecond,
+                    Some("+00:00".into()),
+                );
+                columns = cols![
+                    "datid": oid, "datname": text, "pid": i32t, "leader_pid": i32t,
+                    "usesysid": oid, "usename": text, "application_name": text,
+                    "client_addr": text, "client_hostname": text, "client_port": i32t,
+                    "backend_start": ts, "xact_start": ts, "query_start": ts,
+                    "state_change": ts, "wait_event_type": text, "wait_event": text,
+                    "state": text, "backend_xid": oid, "backend_xmin": oid, "query_id": oid,
+                    "query": text, "backend_type": text,
+                ];
+                let at =
+                    |v: Option<i64>| ScalarValue::TimestampMicrosecond(v, Some("+00:00".into()));
+                let activity = self
+                    .backends
+                    .as_ref()
+                    .map(|b| b.activity())
+                    .unwrap_or_default();
+                for a in activity {
+                    rows.push(vec![
+                        o(DATABASE_OID),
+                        s(&a.database),
+                        n32(a.pid),
+                        null.clone(),
+                        o(ROLE_OID),
+                        s(&a.user),
+                        s(&a.application_name),
+                        s(&a.client.ip().to_string()),
+                        null.clone(),
+                        n32(i32::from(a.client.port())),
+                        at(Some(a.backend_start)),
+                        at(a.xact_start),
+                        at(a.query_start),
+                        at(Some(a.state_change)),
+                        if a.state == "idle" {
+                            s("Client")
+                        } else {
+                            null.clone()
+                        },
+                        if a.state == "idle" {
+                            s("ClientRead")
+                        } else {
+                            null.clone()
+                        },
+                        s(a.state),
+                        null.clone(),
+                        null.clone(),
+                        null.clone(),
+                        s(&a.query),
+                        s("client backend"),
+                    ]);
+                }
+            }
             "pg_cursors" => {
                 columns = cols![
                     "name": text, "statement": text, "is_holdable": b, "is_binary": b,
@@ -860,6 +926,94 @@ impl PgCatalog {
     }
 }
 
+/// Columns of the emulated catalog whose PostgreSQL type is `name` (the others are `text`).
+const NAME_COLUMNS: &[&str] = &[
+    "amname",
+    "attname",
+    "collname",
+    "conname",
+    "datname",
+    "enumlabel",
+    "extname",
+    "indexname",
+    "matviewname",
+    "matviewowner",
+    "nspname",
+    "polname",
+    "proname",
+    "pubname",
+    "relname",
+    "rolname",
+    "rulename",
+    "schemaname",
+    "spcname",
+    "stxname",
+    "tablename",
+    "tableowner",
+    "tablespace",
+    "tgname",
+    "typname",
+    "usename",
+    "viewname",
+    "viewowner",
+];
+
+/// Catalog functions that return PostgreSQL's `name`.
+const NAME_FUNCTIONS: &[&str] = &[
+    "current_database",
+    "current_role",
+    "current_schema",
+    "current_user",
+    "pg_get_userbyid",
+    "session_user",
+    "user",
+];
+
+/// Columns of the emulated catalog whose PostgreSQL type is `"char"`.
+const CHAR_COLUMNS: &[&str] = &[
+    "amtype",
+    "attalign",
+    "attcompression",
+    "attgenerated",
+    "attidentity",
+    "attstorage",
+    "confdeltype",
+    "confmatchtype",
+    "confupdtype",
+    "contype",
+    "datlocprovider",
+    "deptype",
+    "polcmd",
+    "proparallel",
+    "prokind",
+    "provolatile",
+    "relkind",
+    "relpersistence",
+    "relreplident",
+    "tgenabled",
+    "typalign",
+    "typcategory",
+    "typdelim",
+    "typstorage",
+    "typtype",
+];
+
+/// A catalog column as the wire describes it: Int64 columns are `oid`s, and the
+/// [`NAME_COLUMNS`]/[`CHAR_COLUMNS`] are `name`/`"char"` (see [`super::types::PG_TYPE_KEY`]).
+fn catalog_field(name: &str, data_type: &DataType) -> Field {
+    let field = Field::new(name, data_type.clone(), true);
+    match data_type {
+        DataType::Int64 if name != "query_id" => super::types::pg_type_field(field, "oid"),
+        DataType::Utf8 if NAME_COLUMNS.contains(&name) => {
+            super::types::pg_type_field(field, "name")
+        }
+        DataType::Utf8 if CHAR_COLUMNS.contains(&name) => {
+            super::types::pg_type_field(field, "char")
+        }
+        _ => field,
+    }
+}
+
 fn to_batch(
     columns: Vec<(&'static str, DataType)>,
     rows: Vec<Vec<ScalarValue>>,
@@ -867,7 +1021,7 @@ fn to_batch(
     let schema = Arc::new(Schema::new(
         columns
             .iter()
-            .map(|(n, t)| Field::new(*n, t.clone(), true))
+            .map(|(n, t)| catalog_field(n, t))
             .collect::<Vec<_>>(),
     ));
     let mut arrays: Vec<ArrayRef> = Vec::with_capacity(columns.len());
@@ -966,6 +1120,20 @@ impl ScalarUDFImpl for PgFn {
                 _ => DataType::Utf8,
             },
         })
+    }
+
+    fn return_field_from_args(&self, args: ReturnFieldArgs) -> Result<FieldRef> {
+        let arg_types: Vec<DataType> = args
+            .arg_fields
+            .iter()
+            .map(|f| f.data_type().clone())
+            .collect();
+        let field = Field::new(self.name(), self.return_type(&arg_types)?, true);
+        Ok(Arc::new(if NAME_FUNCTIONS.contains(&self.name.as_str()) {
+            types::pg_type_field(field, "name")
+        } else {
+            field
+        }))
     }
 
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
@@ -1105,6 +1273,26 @@ pub fn functions(catalog: Arc<PgCatalog>) -> Vec<ScalarUDF> {
             &[0],
             Ret::Fixed(D::Int32),
             constant(ScalarValue::Int32(Some(identity.pid))),
+        ),
+        udf(
+            // Cancels the running statement of another connection of this server (as a
+            // CancelRequest would); false when no such connection exists.
+            "pg_cancel_backend",
+            &[1],
+            Ret::Fixed(D::Boolean),
+            {
+                let backends = catalog.backends.clone();
+                Arc::new(move |args: &[ScalarValue]| {
+                    let Some(pid) = int_arg(args, 0) else {
+                        return Ok(ScalarValue::Boolean(None));
+                    };
+                    let done = match (&backends, i32::try_from(pid)) {
+                        (Some(b), Ok(pid)) => b.cancel(pid, None),
+                        _ => false,
+                    };
+                    Ok(ScalarValue::Boolean(Some(done)))
+                })
+            },
         ),
         udf(
             // hepq has no advisory locks, so there is never one to release (asyncpg's pool

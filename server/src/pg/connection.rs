@@ -44,6 +44,7 @@ use tokio::sync::watch;
 use tokio::time::Instant;
 
 use super::catalog::{self, Identity, PgCatalog};
+use super::colnames;
 use super::cursor::{self, FetchSpec};
 use super::errors::{PgError, notice};
 use super::introspect;
@@ -52,7 +53,7 @@ use super::rewrite::rewrite;
 use super::settings::{REPORTED, Settings};
 use super::tls::{ReadSide, Stream, WriteSide};
 use super::types::{self, ColumnEncoder};
-use super::{ServeOptions, Shared};
+use super::{Activity, Backends, ServeOptions, Shared};
 
 type W = Writer<WriteSide>;
 
@@ -162,6 +163,8 @@ struct DeclareSpec {
 struct Prepared {
     parsed: Option<Parsed>,
     declared: Vec<u32>,
+    /// The statement's text (what `pg_stat_activity` shows while it runs).
+    sql: Arc<str>,
 }
 
 /// A cursor (a portal created by `DECLARE`): what it returns and where it stands.
@@ -227,6 +230,8 @@ struct Connection {
     /// What `pg_cursors` shows: refreshed from `portals` before each statement is planned.
     cursor_rows: catalog::Cursors,
     cancel: watch::Receiver<u64>,
+    /// What `pg_stat_activity` shows of this connection.
+    activity: Arc<Mutex<Activity>>,
     /// The client's side of the socket, watched for a hang-up while a statement runs.
     input: Input,
 }
@@ -244,7 +249,7 @@ fn tx_status(tx: Tx) -> TransactionStatus {
 /// Serves one client from its first byte to its last.
 pub async fn handle(
     socket: TcpStream,
-    _peer: SocketAddr,
+    peer: SocketAddr,
     shared: Arc<Shared>,
 ) -> std::io::Result<()> {
     use tokio::io::AsyncWriteExt;
@@ -275,7 +280,7 @@ pub async fn handle(
             }
             Ok(StartupPacket::GssEnc) => stream.write_all(b"N").await?,
             Ok(StartupPacket::Cancel(pid, secret)) => {
-                shared.cancel(pid, secret);
+                shared.backends.cancel(pid, Some(secret));
                 return Ok(());
             }
             Ok(StartupPacket::Startup { minor, params, .. }) => break (minor, params),
@@ -318,7 +323,7 @@ pub async fn handle(
             return Ok(());
         }
     };
-    let (pid, secret, cancel) = shared.register_backend();
+    let (pid, secret, cancel, activity) = shared.backends.register(&user, &database, peer);
     let read_only_role = shared.options.is_read_only(&user);
     let mut settings = Settings::new(&user, shared.options.max_connections);
     for (k, v) in &params {
@@ -346,7 +351,13 @@ pub async fn handle(
         pid,
     };
     let cursor_rows = catalog::Cursors::default();
-    install_catalog(&session, &settings, &cursor_rows, identity);
+    install_catalog(
+        &session,
+        &settings,
+        &cursor_rows,
+        identity,
+        Arc::clone(&shared.backends),
+    );
 
     let mut conn = Connection {
         session,
@@ -361,6 +372,7 @@ pub async fn handle(
         user,
         cursor_rows,
         cancel,
+        activity,
         input: reader,
     };
     writer.push(B::Authentication(Authentication::Ok))?;
@@ -381,7 +393,7 @@ pub async fn handle(
     writer.flush().await?;
 
     let result = conn.run(&mut writer).await;
-    shared.unregister_backend(pid);
+    shared.backends.unregister(pid);
     result
 }
 
@@ -515,6 +527,7 @@ fn install_catalog(
     settings: &Arc<Mutex<Settings>>,
     cursors: &catalog::Cursors,
     identity: Identity,
+    backends: Arc<Backends>,
 ) {
     let state = session.state();
     let mut functions: Vec<(String, &'static str)> = Vec::new();
@@ -531,7 +544,8 @@ fn install_catalog(
     let catalogs = Arc::clone(state.catalog_list());
     let pg = Arc::new(
         PgCatalog::new(&catalogs, Arc::clone(settings), identity, functions)
-            .with_cursors(Arc::clone(cursors)),
+            .with_cursors(Arc::clone(cursors))
+            .with_backends(backends),
     );
     let ctx = session.context();
     for name in catalogs.catalog_names() {
@@ -746,6 +760,7 @@ fn classify(statement: DFStatement) -> Parsed {
         ast::Statement::NOTIFY { .. } => Command::Noop("NOTIFY".into()),
         _ => {
             let mut inner = inner;
+            colnames::name_like_postgres(&mut inner);
             rewrite(&mut inner);
             return Parsed::Engine(DFStatement::Statement(inner));
         }
@@ -1119,6 +1134,18 @@ impl Connection {
             if skipping && extended {
                 continue;
             }
+            match &message {
+                Frontend::Query(sql) => self.set_active(sql),
+                Frontend::Parse { query, .. } => self.set_active(query),
+                Frontend::Execute { portal, .. } => {
+                    if let Some(p) = self.portals.get(portal) {
+                        let sql = Arc::clone(&p.prepared.sql);
+                        self.set_active(&sql);
+                    }
+                }
+                _ => {}
+            }
+            let ready = matches!(message, Frontend::Query(_) | Frontend::Sync);
             let result = match message {
                 Frontend::Terminate => return Ok(()),
                 Frontend::Query(sql) => {
@@ -1193,6 +1220,49 @@ impl Connection {
                     }
                     w.flush().await?;
                 }
+            }
+            if ready {
+                self.set_idle();
+            }
+        }
+    }
+
+    /// `pg_stat_activity`: a statement starts.
+    fn set_active(&self, sql: &str) {
+        let now = super::now_micros();
+        let app = self.setting("application_name").unwrap_or_default();
+        if let Ok(mut a) = self.activity.lock() {
+            if a.state != "active" {
+                a.state_change = now;
+            }
+            a.state = "active";
+            a.query_start = Some(now);
+            a.query = sql.to_string();
+            a.application_name = app;
+            if self.tx != Tx::Idle && a.xact_start.is_none() {
+                a.xact_start = Some(now);
+            }
+        }
+    }
+
+    /// `pg_stat_activity`: the connection waits for the client (after ReadyForQuery).
+    fn set_idle(&self) {
+        let state = match self.tx {
+            Tx::Idle => "idle",
+            Tx::Block => "idle in transaction",
+            Tx::Failed => "idle in transaction (aborted)",
+        };
+        let app = self.setting("application_name").unwrap_or_default();
+        if let Ok(mut a) = self.activity.lock() {
+            if a.state != state {
+                a.state_change = super::now_micros();
+            }
+            a.state = state;
+            a.application_name = app;
+            if self.tx == Tx::Idle {
+                a.xact_start = None;
+            } else if a.xact_start.is_none() {
+                a.xact_start = a.query_start;
             }
         }
     }
@@ -1727,6 +1797,7 @@ impl Connection {
             Arc::new(Prepared {
                 parsed: parsed.pop(),
                 declared,
+                sql: sql.into(),
             }),
         );
         w.push(B::ParseComplete(ParseComplete::new()))?;
@@ -2088,9 +2159,7 @@ impl Connection {
         let deadline = self.deadline();
         let formats = if spec.binary { vec![1] } else { Vec::new() };
         let st = self.start_stream(plan, &formats, deadline).await?;
-        let created_micros = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX));
+        let created_micros = super::now_micros();
         let cursor = Cursor {
             hold: spec.hold,
             binary: spec.binary,
@@ -2111,6 +2180,7 @@ impl Connection {
                 prepared: Arc::new(Prepared {
                     parsed: None,
                     declared: Vec::new(),
+                    sql: cursor.statement.as_str().into(),
                 }),
                 plan: None,
                 formats,

@@ -10,13 +10,15 @@
 //! Modules: [`protocol`] (framing, frontend decoding, backend writing), [`connection`] (the
 //! per-connection state machine: simple and extended query, transactions, COPY, cancel),
 //! [`types`] (Arrow ↔ PostgreSQL types and text/binary encoding), [`catalog`] (`pg_catalog`
-//! emulation and the functions drivers call), [`rewrite`] (PostgreSQL-isms rewritten before
+//! emulation and the functions drivers call), [`colnames`] (PostgreSQL's result column
+//! names), [`rewrite`] (PostgreSQL-isms rewritten before
 //! planning), [`settings`] (per-session GUCs), [`errors`] (SQLSTATE mapping), [`auth`]
 //! (cleartext, MD5 and SCRAM-SHA-256), [`config`] (the `--config` file), [`tls`] (rustls),
 //! [`cursor`] (`DECLARE`/`FETCH`/`MOVE`/`CLOSE`), [`introspect`] (asyncpg's type lookup).
 
 pub mod auth;
 pub mod catalog;
+pub mod colnames;
 pub mod config;
 pub mod connection;
 pub mod cursor;
@@ -117,46 +119,147 @@ pub enum ServeError {
     Session(#[from] hepq_sql::Error),
 }
 
-/// State shared by all connections: options, cancel keys, the connection limit.
-pub struct Shared {
-    /// The server's options.
-    pub options: ServeOptions,
-    /// Running connections by backend pid: (secret key, cancel signal).
-    cancel_keys: Mutex<HashMap<i32, (i32, watch::Sender<u64>)>>,
-    next_pid: AtomicI32,
-    /// Connection slots.
-    pub slots: Arc<Semaphore>,
+/// What `pg_stat_activity` shows of one connection.
+#[derive(Debug, Clone)]
+pub struct Activity {
+    /// The backend pid (as sent in BackendKeyData).
+    pub pid: i32,
+    /// The user name from the startup packet.
+    pub user: String,
+    /// The database name from the startup packet.
+    pub database: String,
+    /// `application_name`, as the client last set it.
+    pub application_name: String,
+    /// The client's address and port.
+    pub client: SocketAddr,
+    /// When the connection was accepted (microseconds since 1970, UTC).
+    pub backend_start: i64,
+    /// When the open transaction block began, if one is open.
+    pub xact_start: Option<i64>,
+    /// When the current (or, when idle, the last) statement began.
+    pub query_start: Option<i64>,
+    /// When `state` last changed.
+    pub state_change: i64,
+    /// `active`, `idle`, `idle in transaction` or `idle in transaction (aborted)`.
+    pub state: &'static str,
+    /// The current (or last) statement's text.
+    pub query: String,
 }
 
-impl Shared {
-    /// Registers a new connection; returns its pid, secret and the cancel signal it watches.
-    pub fn register_backend(&self) -> (i32, i32, watch::Receiver<u64>) {
+/// Microseconds since 1970 (UTC), now.
+pub fn now_micros() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+struct Backend {
+    secret: i32,
+    cancel: watch::Sender<u64>,
+    activity: Arc<Mutex<Activity>>,
+}
+
+/// The running connections: their cancel keys and their activity (`pg_stat_activity`,
+/// `pg_cancel_backend`).
+#[derive(Default)]
+pub struct Backends {
+    running: Mutex<HashMap<i32, Backend>>,
+    next_pid: AtomicI32,
+}
+
+impl Backends {
+    fn new() -> Self {
+        Self {
+            running: Mutex::default(),
+            next_pid: AtomicI32::new(10_000),
+        }
+    }
+
+    /// Registers a new connection; returns its pid, secret, the cancel signal it watches and
+    /// the activity record it keeps up to date.
+    pub fn register(
+        &self,
+        user: &str,
+        database: &str,
+        client: SocketAddr,
+    ) -> (i32, i32, watch::Receiver<u64>, Arc<Mutex<Activity>>) {
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
         let secret = random_i32();
         let (tx, rx) = watch::channel(0u64);
-        if let Ok(mut keys) = self.cancel_keys.lock() {
-            keys.insert(pid, (secret, tx));
+        let now = now_micros();
+        let activity = Arc::new(Mutex::new(Activity {
+            pid,
+            user: user.to_string(),
+            database: database.to_string(),
+            application_name: String::new(),
+            client,
+            backend_start: now,
+            xact_start: None,
+            query_start: None,
+            state_change: now,
+            state: "idle",
+            query: String::new(),
+        }));
+        if let Ok(mut running) = self.running.lock() {
+            running.insert(
+                pid,
+                Backend {
+                    secret,
+                    cancel: tx,
+                    activity: Arc::clone(&activity),
+                },
+            );
         }
-        (pid, secret, rx)
+        (pid, secret, rx, activity)
     }
 
     /// Forgets a connection that closed.
-    pub fn unregister_backend(&self, pid: i32) {
-        if let Ok(mut keys) = self.cancel_keys.lock() {
-            keys.remove(&pid);
+    pub fn unregister(&self, pid: i32) {
+        if let Ok(mut running) = self.running.lock() {
+            running.remove(&pid);
         }
     }
 
-    /// A CancelRequest: signals the backend if the key matches (silently ignored otherwise,
-    /// as PostgreSQL does).
-    pub fn cancel(&self, pid: i32, secret: i32) {
-        if let Ok(keys) = self.cancel_keys.lock()
-            && let Some((key, tx)) = keys.get(&pid)
-            && *key == secret
+    /// Signals backend `pid` to cancel its running statement. With `secret` (a CancelRequest)
+    /// the key must match; without (`pg_cancel_backend`) any running backend is signalled.
+    /// Returns whether a backend was signalled.
+    pub fn cancel(&self, pid: i32, secret: Option<i32>) -> bool {
+        if let Ok(running) = self.running.lock()
+            && let Some(backend) = running.get(&pid)
+            && secret.is_none_or(|s| s == backend.secret)
         {
-            tx.send_modify(|generation| *generation += 1);
+            backend.cancel.send_modify(|generation| *generation += 1);
+            return true;
         }
+        false
     }
+
+    /// A snapshot of every connection's activity, by pid.
+    pub fn activity(&self) -> Vec<Activity> {
+        let mut out: Vec<Activity> = self
+            .running
+            .lock()
+            .map(|running| {
+                running
+                    .values()
+                    .filter_map(|b| b.activity.lock().ok().map(|a| a.clone()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.sort_by_key(|a| a.pid);
+        out
+    }
+}
+
+/// State shared by all connections: options, running backends, the connection limit.
+pub struct Shared {
+    /// The server's options.
+    pub options: ServeOptions,
+    /// Running connections.
+    pub backends: Arc<Backends>,
+    /// Connection slots.
+    pub slots: Arc<Semaphore>,
 }
 
 fn random_i32() -> i32 {
@@ -266,8 +369,7 @@ pub async fn serve(options: ServeOptions) -> Result<(), ServeError> {
     let shared = Arc::new(Shared {
         slots: Arc::new(Semaphore::new(options.max_connections)),
         options,
-        cancel_keys: Mutex::new(HashMap::new()),
-        next_pid: AtomicI32::new(10_000),
+        backends: Arc::new(Backends::new()),
     });
     if shared.options.session.warehouse.is_some() && !shared.options.read_only {
         tokio::spawn(run_scheduled_refreshes(Arc::clone(&shared)));

@@ -51,6 +51,36 @@ pub enum Scalar {
     TimestampTz,
     Interval,
     Json,
+    /// `name` (catalog identifiers): text on the wire.
+    Name,
+    /// `"char"` (catalog one-letter codes such as `relkind`): text on the wire.
+    Char,
+    /// `oid`: an unsigned 32-bit integer (from Int64 values).
+    Oid,
+}
+
+/// Field-metadata key that declares a column's PostgreSQL type where the Arrow type alone
+/// would give another (`name`, `"char"`, `oid` columns of the emulated `pg_catalog` and of
+/// the catalog functions); see [`pg_type_field`].
+pub const PG_TYPE_KEY: &str = "hepq.pg_type";
+
+/// `field` declared as PostgreSQL type `pg_type` (`name`, `char` or `oid`).
+pub fn pg_type_field(field: Field, pg_type: &str) -> Field {
+    let mut metadata = field.metadata().clone();
+    metadata.insert(PG_TYPE_KEY.to_string(), pg_type.to_string());
+    field.with_metadata(metadata)
+}
+
+/// The scalar a field's [`PG_TYPE_KEY`] declares, when its Arrow type can carry it.
+fn declared_scalar(field: &Field) -> Option<Scalar> {
+    use DataType as D;
+    let declared = field.metadata().get(PG_TYPE_KEY)?;
+    match (declared.as_str(), field.data_type()) {
+        ("name", D::Utf8 | D::LargeUtf8 | D::Utf8View) => Some(Scalar::Name),
+        ("char", D::Utf8 | D::LargeUtf8 | D::Utf8View) => Some(Scalar::Char),
+        ("oid", D::Int32 | D::Int64 | D::UInt32) => Some(Scalar::Oid),
+        _ => None,
+    }
 }
 
 /// A row of the `pg_type` emulation: oid, name, array oid (0 for arrays), element oid (0 for
@@ -232,6 +262,9 @@ impl Scalar {
             Scalar::TimestampTz => 1184,
             Scalar::Interval => 1186,
             Scalar::Json => 114,
+            Scalar::Name => 19,
+            Scalar::Char => 18,
+            Scalar::Oid => 26,
         }
     }
 
@@ -256,6 +289,7 @@ impl Scalar {
                 | Scalar::Float4
                 | Scalar::Float8
                 | Scalar::Numeric
+                | Scalar::Oid
         )
     }
 }
@@ -333,6 +367,9 @@ fn list_child(data_type: &DataType) -> Option<(&FieldRef, bool)> {
 
 /// The wire form of a field.
 pub fn wire_of(field: &Field) -> Wire {
+    if let Some(s) = declared_scalar(field) {
+        return Wire::Scalar(s);
+    }
     if let Some(s) = scalar_of(field.data_type(), is_json_field(field)) {
         return Wire::Scalar(s);
     }
@@ -702,7 +739,7 @@ fn interval_text(months: i32, days: i32, micros: i64) -> String {
 fn scalar_text(a: &dyn Array, i: usize, s: Scalar, out: &mut BytesMut) {
     match s {
         Scalar::Bool => out.extend_from_slice(if a.as_boolean().value(i) { b"t" } else { b"f" }),
-        Scalar::Int2 | Scalar::Int4 | Scalar::Int8 => {
+        Scalar::Int2 | Scalar::Int4 | Scalar::Int8 | Scalar::Oid => {
             if let Some(v) = int_at(a, i) {
                 push_fmt(out, format_args!("{v}"));
             }
@@ -714,7 +751,7 @@ fn scalar_text(a: &dyn Array, i: usize, s: Scalar, out: &mut BytesMut) {
                 out.extend_from_slice(s.as_bytes());
             }
         }
-        Scalar::Text | Scalar::Json => match str_at(a, i) {
+        Scalar::Text | Scalar::Json | Scalar::Name | Scalar::Char => match str_at(a, i) {
             Some(s) => out.extend_from_slice(s.as_bytes()),
             None => fallback_text(a, i, out),
         },
@@ -764,6 +801,7 @@ fn scalar_binary(a: &dyn Array, i: usize, s: Scalar, out: &mut BytesMut) {
         Scalar::Int2 => out.put_i16(int_at(a, i).unwrap_or(0) as i16),
         Scalar::Int4 => out.put_i32(int_at(a, i).unwrap_or(0) as i32),
         Scalar::Int8 => out.put_i64(int_at(a, i).unwrap_or(0) as i64),
+        Scalar::Oid => out.put_u32(int_at(a, i).unwrap_or(0) as u32),
         Scalar::Float4 => out.put_f32(a.as_primitive::<Float32Type>().value(i)),
         Scalar::Float8 => out.put_f64(a.as_primitive::<Float64Type>().value(i)),
         Scalar::Numeric => {
@@ -771,7 +809,7 @@ fn scalar_binary(a: &dyn Array, i: usize, s: Scalar, out: &mut BytesMut) {
                 numeric_binary(&s, out);
             }
         }
-        Scalar::Text | Scalar::Json => scalar_text(a, i, s, out),
+        Scalar::Text | Scalar::Json | Scalar::Name | Scalar::Char => scalar_text(a, i, s, out),
         Scalar::Bytea => {
             if let Some(b) = bytes_at(a, i) {
                 out.extend_from_slice(b);

@@ -1,0 +1,100 @@
+"""The compatibility corpus: what real clients sent to PostgreSQL 15, replayed against hepq.
+
+tests/pgcorpus/corpus.json holds every statement psql, psycopg 3, psycopg2, asyncpg, SQLAlchemy
+(+ pandas), pgjdbc and DuckDB's postgres extension sent to a real PostgreSQL 15 (Debian's
+postgresql-15, `log_statement = all`) while doing the work of hepq's client tests, together with
+PostgreSQL's answers (tests/pgcorpus/capture.py). Here the same statements, in the same
+sessions and protocol (simple or extended, named prepared statements, parameters), go to
+`hepq serve` over the same tables, and every answer must have PostgreSQL's shape: the same
+results, statuses, command tags, column names and column type OIDs.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import Counter
+
+import pytest
+
+from conftest import REPO_ROOT, skip_or_fail
+from test_server_pg import ROOT_FILE, Server, types_warehouse
+
+sys.path.insert(0, str(REPO_ROOT / "tests" / "pgcorpus"))
+
+CORPUS = REPO_ROOT / "tests" / "pgcorpus" / "corpus.json"
+CLIENTS = ("psql", "psycopg", "psycopg2", "asyncpg", "sqlalchemy", "pgjdbc", "duckdb")
+
+
+@pytest.fixture(scope="module")
+def corpus() -> dict:
+    return json.loads(CORPUS.read_text())
+
+
+@pytest.fixture(scope="module")
+def server(hepq_bin, tmp_path_factory):
+    if not ROOT_FILE.exists():
+        skip_or_fail(f"test data missing: {ROOT_FILE}")
+    wh = types_warehouse(tmp_path_factory, "pg-corpus-warehouse")
+    srv = Server(hepq_bin, ["--warehouse", str(wh), "--register", f"events={ROOT_FILE}"])
+    yield srv
+    srv.stop()
+
+
+def differences(want: list[dict], got: list[dict]) -> list[str]:
+    """What differs between PostgreSQL's results of one statement and hepq's."""
+    if [w["status"] for w in want] != [g["status"] for g in got]:
+        return [f"statuses {[w['status'] for w in want]} != {[g['status'] for g in got]}"
+                + "".join(f" ({g.get('sqlstate')}: {g.get('message')})" for g in got if g["status"] == "error")]
+    out = []
+    for k, (w, g) in enumerate(zip(want, got)):
+        if w["status"] == "error":
+            continue
+        for key in ("tag", "copy_columns", "copy_binary"):
+            if w.get(key) != g.get(key):
+                out.append(f"result {k}: {key} {w.get(key)!r} != {g.get(key)!r}")
+        wc, gc = w.get("columns", []), g.get("columns", [])
+        if [c[0] for c in wc] != [c[0] for c in gc]:
+            out.append(f"result {k}: columns {[c[0] for c in wc]} != {[c[0] for c in gc]}")
+            continue
+        for (name, wt), (_, gt) in zip(wc, gc):
+            if wt != gt:
+                out.append(f"result {k}: column {name!r} has type OID {gt}, PostgreSQL {wt}")
+    return out
+
+
+def test_corpus_is_from_postgres_15_and_covers_every_client(corpus):
+    assert corpus["postgres"].startswith("PostgreSQL 15."), corpus["postgres"]
+    counts = Counter(s["client"] for s in corpus["statements"])
+    assert set(counts) == set(CLIENTS), counts
+    assert all(n >= 10 for n in counts.values()), counts
+    protocols = Counter(s["protocol"] for s in corpus["statements"])
+    assert protocols["simple"] > 0 and protocols["extended"] > 0, protocols
+    assert any(s.get("name") for s in corpus["statements"]), "no named prepared statement captured"
+
+
+def test_hepq_answers_every_statement_like_postgres(corpus, server, capsys):
+    import psycopg
+    import replay
+
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        oids = {
+            pg_oid: str(conn.execute(f"SELECT '{table}'::regclass::oid").fetchone()[0])
+            for table, pg_oid in corpus["table_oids"].items()
+        }
+    statements = corpus["statements"]
+    answers = replay.replay(statements, server.dsn, oids)
+    failures = []
+    per_client: dict[str, list[int]] = {c: [0, 0] for c in CLIENTS}
+    for stmt, got in zip(statements, answers, strict=True):
+        diff = differences(stmt["postgres"], got)
+        per_client[stmt["client"]][0] += 1
+        if diff:
+            per_client[stmt["client"]][1] += 1
+            failures.append(f"[{stmt['client']}] {stmt['sql'][:300]!r}\n    " + "\n    ".join(diff))
+    with capsys.disabled():
+        print("\ncompatibility corpus (PostgreSQL 15 answers vs hepq):")
+        for client, (n, bad) in per_client.items():
+            print(f"  {client:<11} {n:4d} statements, {n - bad:4d} same shape, {bad:3d} different")
+    assert server.alive()
+    assert not failures, f"{len(failures)} of {len(statements)} statements differ:\n" + "\n".join(failures)
