@@ -319,9 +319,9 @@ def send_case(port: int, data: bytes, reset: bool) -> float:
         if reset:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             return time.monotonic() - start
-        s.shutdown(socket.SHUT_WR)
         s.settimeout(10)
         try:
+            s.shutdown(socket.SHUT_WR)
             while s.recv(65536):
                 pass
         except OSError:

@@ -56,6 +56,7 @@ pub const TABLES: &[&str] = &[
     "pg_inherits",
     "pg_matviews",
     "pg_namespace",
+    "pg_opclass",
     "pg_partitioned_table",
     "pg_policy",
     "pg_proc",
@@ -93,6 +94,7 @@ pub const EMPTY_TABLES: &[&str] = &[
     "pg_indexes",
     "pg_inherits",
     "pg_matviews",
+    "pg_opclass",
     "pg_partitioned_table",
     "pg_policy",
     "pg_publication",
@@ -857,6 +859,13 @@ impl PgCatalog {
                     "inhrelid": oid, "inhparent": oid, "inhseqno": i32t, "inhdetachpending": b,
                 ]
             }
+            "pg_opclass" => {
+                columns = cols![
+                    "oid": oid, "opcmethod": oid, "opcname": text, "opcnamespace": oid,
+                    "opcowner": oid, "opcfamily": oid, "opcintype": oid, "opcdefault": b,
+                    "opckeytype": oid,
+                ]
+            }
             "pg_matviews" => {
                 columns = cols![
                     "schemaname": text, "matviewname": text, "matviewowner": text,
@@ -1129,10 +1138,15 @@ impl ScalarUDFImpl for PgFn {
             .map(|f| f.data_type().clone())
             .collect();
         let field = Field::new(self.name(), self.return_type(&arg_types)?, true);
-        Ok(Arc::new(if NAME_FUNCTIONS.contains(&self.name.as_str()) {
-            types::pg_type_field(field, "name")
-        } else {
-            field
+        let declared = match self.name.as_str() {
+            "hepq_oid" => Some("oid"),
+            "hepq_char" => Some("char"),
+            name if name == "hepq_name" || NAME_FUNCTIONS.contains(&name) => Some("name"),
+            _ => None,
+        };
+        Ok(Arc::new(match declared {
+            Some(pg_type) => types::pg_type_field(field, pg_type),
+            None => field,
         }))
     }
 
@@ -1524,6 +1538,24 @@ pub fn functions(catalog: Arc<PgCatalog>) -> Vec<ScalarUDF> {
             Ok(ScalarValue::Utf8(Some(value)))
         }),
     ));
+    // `x::oid`, `x::name`, `x::"char"` (rewritten to these): the value cast to the carrier
+    // type, the column declared as PostgreSQL's type.
+    for (name, carrier) in [
+        ("hepq_oid", D::Int64),
+        ("hepq_name", D::Utf8),
+        ("hepq_char", D::Utf8),
+    ] {
+        let to = carrier.clone();
+        out.push(udf(
+            name,
+            &[1],
+            Ret::Fixed(carrier),
+            Arc::new(move |args| match args.first() {
+                Some(v) if !v.is_null() => v.cast_to(&to),
+                _ => ScalarValue::try_from(&to),
+            }),
+        ));
+    }
     // Relation names <-> OIDs need the live catalog. Its lookup is async but does no I/O for
     // registered tables (they are held in memory), so it is driven to completion in place.
     for (name, strict) in [("hepq_regclass", true), ("to_regclass", false)] {

@@ -16,11 +16,12 @@
 //! list, PostgreSQL does not: where a PostgreSQL name would repeat another name of the same
 //! list (`SELECT count(*), count(x)`, `SELECT 1, 2`), that item keeps the engine's name.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 
 use hepq_sql::datafusion::sql::sqlparser::ast::{
     self, ArrayElemTypeDef, DataType, Expr, Ident, Query, Select, SelectItem, SetExpr, Statement,
-    TableFactor, TableWithJoins,
+    TableFactor, TableWithJoins, visit_expressions,
 };
 
 /// PostgreSQL's name for an unnamed result column.
@@ -39,16 +40,39 @@ fn query(q: &mut Query) {
             query(&mut cte.query);
         }
     }
-    set_expr(&mut q.body);
+    let sorted_by = order_by_names(q);
+    set_expr(&mut q.body, &sorted_by);
 }
 
-fn set_expr(body: &mut SetExpr) {
+/// Columns the ORDER BY of `q` names: the engine adds them to the select list while sorting,
+/// so an alias equal to one of them (`c.oid::regclass AS oid … ORDER BY … c.oid …`) would make
+/// the list ambiguous.
+pub fn order_by_names(q: &Query) -> HashSet<String> {
+    let mut sorted_by = HashSet::new();
+    let _ = visit_expressions(&q.order_by, |e: &Expr| {
+        match e {
+            Expr::Identifier(i) => {
+                sorted_by.insert(i.value.clone());
+            }
+            Expr::CompoundIdentifier(parts) => {
+                if let Some(i) = parts.last() {
+                    sorted_by.insert(i.value.clone());
+                }
+            }
+            _ => {}
+        }
+        ControlFlow::<()>::Continue(())
+    });
+    sorted_by
+}
+
+fn set_expr(body: &mut SetExpr, sorted_by: &HashSet<String>) {
     match body {
-        SetExpr::Select(s) => select(s),
+        SetExpr::Select(s) => select(s, sorted_by),
         SetExpr::Query(q) => query(q),
         SetExpr::SetOperation { left, right, .. } => {
-            set_expr(left);
-            set_expr(right);
+            set_expr(left, sorted_by);
+            set_expr(right, sorted_by);
         }
         _ => {}
     }
@@ -71,7 +95,7 @@ fn factor(f: &mut TableFactor) {
     }
 }
 
-fn select(s: &mut Select) {
+fn select(s: &mut Select, sorted_by: &HashSet<String>) {
     for t in &mut s.from {
         from(t);
     }
@@ -100,8 +124,9 @@ fn select(s: &mut Select) {
         *taken.entry(name.clone()).or_default() += 1;
     }
     for (item, name) in s.projection.iter_mut().zip(wanted) {
+        int4_literal(item);
         let Some(name) = name else { continue };
-        if taken.get(&name).copied().unwrap_or(0) > 1 {
+        if taken.get(&name).copied().unwrap_or(0) > 1 || sorted_by.contains(&name) {
             continue;
         }
         if let SelectItem::UnnamedExpr(e) = item {
@@ -112,6 +137,32 @@ fn select(s: &mut Select) {
             };
         }
     }
+}
+
+/// A select item that is a bare integer literal is `int4` in PostgreSQL when it fits (`SELECT
+/// 1`); the engine would make it `int8`.
+fn int4_literal(item: &mut SelectItem) {
+    let (SelectItem::UnnamedExpr(e) | SelectItem::ExprWithAlias { expr: e, .. }) = item else {
+        return;
+    };
+    if let Expr::Value(v) = e
+        && let ast::Value::Number(n, _) = &v.value
+        && n.parse::<i32>().is_ok()
+    {
+        let literal = std::mem::replace(e, Expr::Value(ast::Value::Null.into()));
+        *e = Expr::Cast {
+            kind: ast::CastKind::DoubleColon,
+            expr: Box::new(literal),
+            data_type: DataType::Int(None),
+            array: false,
+            format: None,
+        };
+    }
+}
+
+/// PostgreSQL's name for the result column of `e` (`?column?` when it has none).
+pub fn postgres_name(e: &Expr) -> String {
+    figure(e).0
 }
 
 fn is_column(e: &Expr) -> bool {
@@ -254,7 +305,11 @@ mod tests {
             named("SELECT count(*) FROM t"),
             r#"SELECT count(*) AS "count" FROM t"#
         );
-        assert_eq!(named("SELECT 1"), r#"SELECT 1 AS "?column?""#);
+        assert_eq!(named("SELECT 1"), r#"SELECT 1::INT AS "?column?""#);
+        assert_eq!(
+            named("SELECT 3000000000 AS big"),
+            "SELECT 3000000000 AS big"
+        );
         assert_eq!(named("SELECT '1'::int"), r#"SELECT '1'::INT AS "int4""#);
         assert_eq!(
             named("SELECT a::text FROM t"),
@@ -270,11 +325,11 @@ mod tests {
             named(
                 "SELECT CASE WHEN x THEN 1 END, ARRAY[1], EXISTS (SELECT 1), (SELECT max(y) FROM u) FROM t"
             ),
-            r#"SELECT CASE WHEN x THEN 1 END AS "case", ARRAY[1] AS "array", EXISTS (SELECT 1 AS "?column?") AS "exists", (SELECT max(y) FROM u) AS "max" FROM t"#
+            r#"SELECT CASE WHEN x THEN 1 END AS "case", ARRAY[1] AS "array", EXISTS (SELECT 1::INT AS "?column?") AS "exists", (SELECT max(y) FROM u) AS "max" FROM t"#
         );
         // Plain columns and aliases are left alone; repeated names keep the engine's.
         assert_eq!(named("SELECT a, b AS c FROM t"), "SELECT a, b AS c FROM t");
-        assert_eq!(named("SELECT 1, 2"), "SELECT 1, 2");
+        assert_eq!(named("SELECT 1, 2"), "SELECT 1::INT, 2::INT");
         assert_eq!(
             named("SELECT count(*), count(x) FROM t"),
             "SELECT count(*), count(x) FROM t"

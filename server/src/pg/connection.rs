@@ -125,6 +125,8 @@ enum Command {
     DiscardAll,
     Deallocate(Option<String>),
     Set(String, Option<String>),
+    /// `RESET name`: `SET name TO DEFAULT` with PostgreSQL's `RESET` tag.
+    Reset(String),
     Show(String),
     ShowAll,
     ResetAll,
@@ -323,7 +325,9 @@ pub async fn handle(
             return Ok(());
         }
     };
-    let (pid, secret, cancel, activity) = shared.backends.register(&user, &database, peer);
+    // Unregistered when `_registration` drops, on every way out of this function.
+    let (pid, secret, cancel, activity, _registration) =
+        shared.backends.register(&user, &database, peer);
     let read_only_role = shared.options.is_read_only(&user);
     let mut settings = Settings::new(&user, shared.options.max_connections);
     for (k, v) in &params {
@@ -392,9 +396,7 @@ pub async fn handle(
     )))?;
     writer.flush().await?;
 
-    let result = conn.run(&mut writer).await;
-    shared.backends.unregister(pid);
-    result
+    conn.run(&mut writer).await
 }
 
 /// Reads the next message, which must be a password-family message.
@@ -663,7 +665,7 @@ fn classify(statement: DFStatement) -> Parsed {
             return Parsed::Command(Command::ResetAll);
         }
         if !is_engine_setting(&name) {
-            return Parsed::Command(Command::Set(name, None));
+            return Parsed::Command(Command::Reset(name));
         }
     }
     let DFStatement::Statement(inner) = statement else {
@@ -752,7 +754,7 @@ fn classify(statement: DFStatement) -> Parsed {
                 if is_engine_setting(&name) {
                     return Parsed::Engine(DFStatement::Statement(inner));
                 }
-                Command::Set(name, None)
+                Command::Reset(name)
             }
         },
         ast::Statement::LISTEN { .. } => Command::Noop("LISTEN".into()),
@@ -1537,6 +1539,43 @@ impl Connection {
         }
     }
 
+    /// `SET name = value` (`None`: the session's default, as `RESET` and `SET … TO DEFAULT`).
+    fn set_setting(&mut self, name: String, value: Option<String>, w: &mut W) -> Res<()> {
+        let value = match value {
+            Some(v) => v,
+            None => self.defaults.get(&name).unwrap_or_default().to_string(),
+        };
+        if self.read_only_role
+            && matches!(
+                name.to_ascii_lowercase().as_str(),
+                "default_transaction_read_only" | "transaction_read_only"
+            )
+            && !matches!(
+                value.trim().to_ascii_lowercase().as_str(),
+                "on" | "true" | "yes" | "1"
+            )
+        {
+            let reason = self.read_only_reason().unwrap_or_default();
+            return Err(PgError::new(
+                "25006",
+                format!("cannot set transaction read-write mode{reason}"),
+            )
+            .into());
+        }
+        let display = {
+            let mut s = self
+                .settings
+                .lock()
+                .map_err(|_| PgError::new("XX000", "settings lock poisoned"))?;
+            s.set(&name, &value).map_err(|m| PgError::new("22023", m))?;
+            s.display_name(&name)
+        };
+        if REPORTED.iter().any(|r| r.eq_ignore_ascii_case(&display)) {
+            w.push(B::ParameterStatus(ParameterStatus::new(display, value)))?;
+        }
+        Ok(())
+    }
+
     fn command(&mut self, c: Command, w: &mut W, simple: bool) -> Res<()> {
         let tag: String = match c {
             Command::Begin(mode) => {
@@ -1657,39 +1696,12 @@ impl Connection {
                 "DEALLOCATE".into()
             }
             Command::Set(name, value) => {
-                let value = match value {
-                    Some(v) => v,
-                    None => self.defaults.get(&name).unwrap_or_default().to_string(),
-                };
-                if self.read_only_role
-                    && matches!(
-                        name.to_ascii_lowercase().as_str(),
-                        "default_transaction_read_only" | "transaction_read_only"
-                    )
-                    && !matches!(
-                        value.trim().to_ascii_lowercase().as_str(),
-                        "on" | "true" | "yes" | "1"
-                    )
-                {
-                    let reason = self.read_only_reason().unwrap_or_default();
-                    return Err(PgError::new(
-                        "25006",
-                        format!("cannot set transaction read-write mode{reason}"),
-                    )
-                    .into());
-                }
-                let display = {
-                    let mut s = self
-                        .settings
-                        .lock()
-                        .map_err(|_| PgError::new("XX000", "settings lock poisoned"))?;
-                    s.set(&name, &value).map_err(|m| PgError::new("22023", m))?;
-                    s.display_name(&name)
-                };
-                if REPORTED.iter().any(|r| r.eq_ignore_ascii_case(&display)) {
-                    w.push(B::ParameterStatus(ParameterStatus::new(display, value)))?;
-                }
+                self.set_setting(name, value, w)?;
                 "SET".into()
+            }
+            Command::Reset(name) => {
+                self.set_setting(name, None, w)?;
+                "RESET".into()
             }
             Command::ResetAll => {
                 if let Ok(mut s) = self.settings.lock() {
@@ -2736,7 +2748,7 @@ mod tests {
             Parsed::Command(Command::ResetAll)
         ));
         assert!(
-            matches!(parse("RESET application_name"), Parsed::Command(Command::Set(n, None)) if n == "application_name")
+            matches!(parse("RESET application_name"), Parsed::Command(Command::Reset(n)) if n == "application_name")
         );
         match parse_copy("COPY (SELECT 1) TO STDOUT WITH (FORMAT csv, HEADER)")
             .unwrap()

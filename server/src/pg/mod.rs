@@ -176,14 +176,21 @@ impl Backends {
         }
     }
 
-    /// Registers a new connection; returns its pid, secret, the cancel signal it watches and
-    /// the activity record it keeps up to date.
+    /// Registers a new connection; returns its pid, secret, the cancel signal it watches, the
+    /// activity record it keeps up to date and the guard that unregisters it when dropped
+    /// (however the connection ends).
     pub fn register(
-        &self,
+        self: &Arc<Self>,
         user: &str,
         database: &str,
         client: SocketAddr,
-    ) -> (i32, i32, watch::Receiver<u64>, Arc<Mutex<Activity>>) {
+    ) -> (
+        i32,
+        i32,
+        watch::Receiver<u64>,
+        Arc<Mutex<Activity>>,
+        Registration,
+    ) {
         let pid = self.next_pid.fetch_add(1, Ordering::Relaxed);
         let secret = random_i32();
         let (tx, rx) = watch::channel(0u64);
@@ -211,11 +218,15 @@ impl Backends {
                 },
             );
         }
-        (pid, secret, rx, activity)
+        let registration = Registration {
+            backends: Arc::clone(self),
+            pid,
+        };
+        (pid, secret, rx, activity, registration)
     }
 
     /// Forgets a connection that closed.
-    pub fn unregister(&self, pid: i32) {
+    fn unregister(&self, pid: i32) {
         if let Ok(mut running) = self.running.lock() {
             running.remove(&pid);
         }
@@ -249,6 +260,18 @@ impl Backends {
             .unwrap_or_default();
         out.sort_by_key(|a| a.pid);
         out
+    }
+}
+
+/// A registered connection: unregistered when dropped.
+pub struct Registration {
+    backends: Arc<Backends>,
+    pid: i32,
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.backends.unregister(self.pid);
     }
 }
 

@@ -12,6 +12,7 @@
 //!   (`pg_attrdef`, `pg_constraint`, `pg_description`, …) → `NULL` / `false`, which is its
 //!   exact value and spares the engine correlated subqueries it cannot decorrelate.
 
+use std::collections::HashSet;
 use std::ops::ControlFlow;
 
 use hepq_sql::datafusion::sql::sqlparser::ast::{
@@ -34,6 +35,14 @@ pub fn rewrite(statement: &mut Statement) {
             name.0
                 .insert(0, ObjectNamePart::Identifier(Ident::new("pg_catalog")));
         }
+        // `FROM pg_catalog.unnest(…)`: the engine's table functions are unqualified.
+        if name.0.len() == 2
+            && let Some(ObjectNamePart::Identifier(schema)) = name.0.first()
+            && schema.value.eq_ignore_ascii_case("pg_catalog")
+            && last_part(name).is_some_and(|f| TABLE_FUNCTIONS.contains(&f.as_str()))
+        {
+            name.0.remove(0);
+        }
         ControlFlow::<()>::Continue(())
     });
     let _ = statement.visit(&mut EmptyFold);
@@ -41,6 +50,65 @@ pub fn rewrite(statement: &mut Statement) {
         rewrite_expr(expr);
         ControlFlow::<()>::Continue(())
     });
+}
+
+/// Table functions drivers call qualified with `pg_catalog.`.
+const TABLE_FUNCTIONS: &[&str] = &["generate_series", "unnest"];
+
+/// Parses an expression written in SQL (for rewrites easier to state as text).
+fn parse_expr(sql: &str) -> Option<Expr> {
+    use hepq_sql::datafusion::sql::sqlparser::dialect::PostgreSqlDialect;
+    use hepq_sql::datafusion::sql::sqlparser::parser::Parser;
+    Parser::new(&PostgreSqlDialect {})
+        .try_with_sql(sql)
+        .and_then(|mut p| p.parse_expr())
+        .ok()
+}
+
+/// `x LIKE p ESCAPE 'c'` with another escape character than the engine's backslash: the
+/// pattern rewritten to backslash escapes (exactly for a literal pattern; for a computed one
+/// by replacing `c` with `\` at run time, after doubling the backslashes it had).
+fn backslash_escapes(pattern: &mut Expr, escape: &mut Option<ValueWithSpan>) {
+    let Some(c) = escape.as_ref().and_then(|v| match &v.value {
+        Value::SingleQuotedString(s) => Some(s.clone()),
+        _ => None,
+    }) else {
+        return;
+    };
+    if c == "\\" {
+        return;
+    }
+    let Some(ch) = c.chars().next().filter(|_| c.chars().count() == 1) else {
+        return;
+    };
+    if let Expr::Value(v) = pattern
+        && let Value::SingleQuotedString(text) = &v.value
+    {
+        let mut out = String::with_capacity(text.len());
+        let mut chars = text.chars();
+        while let Some(x) = chars.next() {
+            if x == ch {
+                if let Some(next) = chars.next() {
+                    out.push('\\');
+                    out.push(next);
+                }
+            } else if x == '\\' {
+                out.push_str("\\\\");
+            } else {
+                out.push(x);
+            }
+        }
+        *pattern = value(Value::SingleQuotedString(out));
+    } else {
+        let quoted = ch.to_string().replace('\'', "''");
+        let Some(runtime) = parse_expr(&format!(
+            "replace(replace({pattern}, '\\', '\\\\'), '{quoted}', '\\')"
+        )) else {
+            return;
+        };
+        *pattern = runtime;
+    }
+    *escape = None;
 }
 
 /// A scalar subquery over catalog tables that looks one row up (`(SELECT typcollation FROM
@@ -130,27 +198,40 @@ impl VisitorMut for EmptyFold {
     type Break = ();
 
     fn pre_visit_query(&mut self, query: &mut Query) -> ControlFlow<()> {
-        fold_set_expr(query.body.as_mut());
+        let sorted_by = super::colnames::order_by_names(query);
+        fold_set_expr(query.body.as_mut(), &sorted_by);
         ControlFlow::Continue(())
     }
 }
 
-fn fold_set_expr(body: &mut SetExpr) {
+fn fold_set_expr(body: &mut SetExpr, sorted_by: &HashSet<String>) {
     match body {
         SetExpr::SetOperation { left, right, .. } => {
-            fold_set_expr(left);
-            fold_set_expr(right);
+            fold_set_expr(left, sorted_by);
+            fold_set_expr(right, sorted_by);
         }
-        SetExpr::Query(q) => fold_set_expr(q.body.as_mut()),
+        SetExpr::Query(q) => {
+            let sorted_by = super::colnames::order_by_names(q);
+            fold_set_expr(q.body.as_mut(), &sorted_by);
+        }
         SetExpr::Select(select) if select_over_empty(select) => {
+            let mut used: Vec<String> = Vec::new();
             for (k, item) in select.projection.iter_mut().enumerate() {
                 let computed =
                     |e: &Expr| !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
                 match item {
                     SelectItem::UnnamedExpr(e) if computed(e) => {
+                        // PostgreSQL's name for the column, unless the list already has it.
+                        let name = super::colnames::postgres_name(e);
+                        let name = if used.contains(&name) || sorted_by.contains(&name) {
+                            format!("column{}", k + 1)
+                        } else {
+                            name
+                        };
+                        used.push(name.clone());
                         *item = SelectItem::ExprWithAlias {
                             expr: value(Value::Null),
-                            alias: Ident::new(format!("column{}", k + 1)),
+                            alias: Ident::with_quote('"', name),
                         };
                     }
                     SelectItem::ExprWithAlias { expr, .. } if computed(expr) => {
@@ -223,7 +304,47 @@ fn rewrite_expr(expr: &mut Expr) {
             {
                 f.name.0.remove(0);
             }
+            let name = last_part(&f.name).unwrap_or_default();
+            // `ARRAY(SELECT …)`: the subquery's values aggregated into an array (an empty
+            // array when it reads an always-empty catalog table).
+            if name == "array"
+                && let FunctionArguments::Subquery(q) = &f.args
+            {
+                let text = if over_empty_table(q) {
+                    "CAST(make_array() AS TEXT[])".to_string()
+                } else {
+                    format!("(SELECT array_agg(hepq_array.v) FROM ({q}) AS hepq_array(v))")
+                };
+                if let Some(replacement) = parse_expr(&text) {
+                    *expr = replacement;
+                }
+                return;
+            }
+            // `array_upper(a, d)` / `array_lower(a, d)` of hepq's 1-based lists.
+            if (name == "array_upper" || name == "array_lower")
+                && let FunctionArguments::List(list) = &f.args
+                && let [a, d] = list.args.as_slice()
+            {
+                let text = if name == "array_upper" {
+                    format!("CAST(array_length({a}, {d}) AS BIGINT)")
+                } else {
+                    format!("CASE WHEN array_length({a}, {d}) > 0 THEN 1 END")
+                };
+                if let Some(replacement) = parse_expr(&text) {
+                    *expr = replacement;
+                }
+            }
         }
+        Expr::Like {
+            pattern,
+            escape_char,
+            ..
+        }
+        | Expr::ILike {
+            pattern,
+            escape_char,
+            ..
+        } => backslash_escapes(pattern, escape_char),
         Expr::Cast {
             kind: CastKind::DoubleColon | CastKind::Cast,
             expr: inner,
@@ -252,13 +373,16 @@ fn rewrite_expr(expr: &mut Expr) {
                 Some("regproc" | "regprocedure" | "regnamespace" | "regrole" | "regoper") => {
                     Some((**inner).clone())
                 }
-                Some("oid" | "xid" | "cid") => {
+                // Typed like PostgreSQL's (`oid`, `name`, `"char"` result columns).
+                Some("oid") => Some(call("hepq_oid", (**inner).clone())),
+                Some("name") => Some(call("hepq_name", (**inner).clone())),
+                Some("char") => Some(call("hepq_char", (**inner).clone())),
+                Some("xid" | "cid") => {
                     *data_type = DataType::BigInt(None);
                     None
                 }
                 Some(
-                    "name" | "char" | "bpchar" | "int2vector" | "oidvector" | "pg_node_tree"
-                    | "text" | "varchar",
+                    "bpchar" | "int2vector" | "oidvector" | "pg_node_tree" | "text" | "varchar",
                 ) => {
                     *data_type = DataType::Text;
                     None
