@@ -47,8 +47,8 @@ REASONS = [
     (r"columns \[.*\] != \[.*[A-Z].*\]",
      "unquoted aliases keep their case: hepq does not fold identifiers to lower case, so that "
      "mixed-case branch names such as Muon_pt work unquoted"),
-    (r"columns .*'column\d+'", "repeated PostgreSQL names (`?column?` twice) are not allowed in one "
-     "engine select list; the repeat keeps a generated name"),
+    (r"columns .*'column\d+'", "a PostgreSQL name the engine cannot take in that select list (repeated, "
+     "like `?column?` twice, or equal to a column the ORDER BY adds): a generated name instead"),
     (r"Dot access not supported", "unsupported: field access on a composite value, `(f(x)).n`"),
     (r"No field named x", "unsupported: a table function's alias naming its column (`unnest(a) x`)"),
     (r"statuses", "fails in hepq"),
