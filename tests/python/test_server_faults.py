@@ -36,7 +36,7 @@ from test_server_pg import (
 )
 
 FUZZ_SEED = 20261203
-FUZZ_CASES = 1200
+FUZZ_CASES = 2500
 FUZZ_SECONDS = 60.0
 
 

@@ -5,8 +5,12 @@
 //!   `pg_catalog` first);
 //! * `pg_catalog.f(…)` → `f(…)` (the functions are registered unqualified);
 //! * `x::regclass`, `x::regtype` → `hepq_regclass(x)`, `hepq_regtype(x)` (a name becomes an
-//!   OID, an OID becomes a name); `::oid` → `BIGINT`; `::name`, `::"char"` → `TEXT`;
-//!   `::regproc`, `::regnamespace` are dropped;
+//!   OID, an OID becomes a name); `::oid`, `::name`, `::"char"` → `hepq_oid(x)`,
+//!   `hepq_name(x)`, `hepq_char(x)` (sent as PostgreSQL's types); `::regproc`,
+//!   `::regnamespace` are dropped;
+//! * `ARRAY(SELECT …)` → `(SELECT array_agg(…) FROM (…))`; `array_upper`/`array_lower`
+//!   through `array_length`; `LIKE … ESCAPE 'c'` → backslash escapes; `FROM
+//!   pg_catalog.unnest(…)` → `FROM unnest(…)`;
 //! * `OPERATOR(pg_catalog.~)` and friends → the plain operator; `COLLATE …` is dropped;
 //! * a scalar subquery or `EXISTS` over a catalog table hepq always keeps empty
 //!   (`pg_attrdef`, `pg_constraint`, `pg_description`, …) → `NULL` / `false`, which is its
