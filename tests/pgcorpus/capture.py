@@ -38,6 +38,16 @@ from pg15 import Postgres15  # noqa: E402
 
 ROOT_FILE = REPO.parent / "shared" / "testdata" / "cms-opendata" / "Run2012B_SingleMu_1000.root"
 TABLES = ("types", "events")
+# Queries whose rows (not only their shape) must be PostgreSQL's: information_schema over the
+# test tables, which BI tools read for column types.
+VALUE_QUERIES = [
+    "SELECT table_name, column_name, ordinal_position, is_nullable, data_type, udt_name, "
+    "numeric_precision, numeric_precision_radix, numeric_scale, datetime_precision "
+    "FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
+    "SELECT table_schema, table_name, table_type FROM information_schema.tables "
+    "WHERE table_schema = 'public' ORDER BY table_name",
+    "SELECT schema_name FROM information_schema.schemata WHERE schema_name = 'public'",
+]
 
 
 def wait_for_log(pg: Postgres15) -> int:
@@ -121,17 +131,20 @@ def main() -> None:
                     psycopg.connect(scenarios.dsn(pg.port), autocommit=True) as dst:
                 for table in TABLES:
                     cols = src.execute(
-                        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attndims FROM pg_attribute a "
+                        "SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attndims, a.attnotnull FROM pg_attribute a "
                         f"WHERE a.attrelid = '{table}'::regclass AND a.attnum > 0 ORDER BY a.attnum"
                     ).fetchall()
                     # Lists of fixed-size lists are 2-D arrays: declared so (attndims), as DuckDB reads them.
-                    ddl = ", ".join(f'"{n}" {t}' + "[]" * max(0, (d or 0) - 1) for n, t, d in cols)
+                    ddl = ", ".join(f'"{n}" {t}' + "[]" * max(0, (d or 0) - 1) + (" NOT NULL" if nn else "")
+                                    for n, t, d, nn in cols)
                     dst.execute(f"CREATE TABLE {table} ({ddl})")
                     with src.cursor().copy(f"COPY (SELECT * FROM {table}) TO STDOUT") as out, \
                             dst.cursor().copy(f"COPY {table} FROM STDIN") as into:
                         for block in out:
                             into.write(block)
                 oids = {t: dst.execute(f"SELECT '{t}'::regclass::oid").fetchone()[0] for t in TABLES}
+                values = [{"sql": q, "rows": [[None if v is None else str(v) for v in r] for r in dst.execute(q)]}
+                          for q in VALUE_QUERIES]
             corpus = []
             for client in args.clients.split(","):
                 start = wait_for_log(pg)
@@ -153,6 +166,7 @@ def main() -> None:
         "postgres": version,
         "clients": client_versions(),
         "table_oids": {t: str(o) for t, o in oids.items()},
+        "values": values,
         "statements": corpus,
     }
     args.out.write_text(json.dumps(doc, indent=1, ensure_ascii=False) + "\n")

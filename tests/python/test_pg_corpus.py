@@ -144,3 +144,15 @@ def test_hepq_answers_every_statement_like_postgres(corpus, server, capsys):
         f"[{f['client']}] {f['sql'][:300]!r}\n    " + "\n    ".join(f["differences"]) for f in new)
     assert not gone, (f"{len(gone)} listed differences are gone (fixed?): regenerate {KNOWN.name} with "
                       "HEPQ_WRITE_KNOWN_DIFFERENCES=1 and review it:\n" + "\n".join(f"[{k['client']}] {k['sql'][:200]!r}" for k in gone))
+
+
+def test_information_schema_rows_are_postgres(corpus, server):
+    """information_schema over the test tables: the same rows as PostgreSQL 15 gives for the
+    same column types (data_type, udt_name, precision, …), not the engine's Arrow names."""
+    import psycopg
+
+    assert corpus["values"], "no value queries captured"
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        for q in corpus["values"]:
+            got = [[None if v is None else str(v) for v in r] for r in conn.execute(q["sql"])]
+            assert got == q["rows"], q["sql"]

@@ -35,8 +35,16 @@ pub const ROLE_OID: i64 = 10;
 /// OID of the database.
 pub const DATABASE_OID: i64 = 16384;
 
+/// PostgreSQL's `information_schema` views hepq answers itself (as
+/// `pg_catalog.hepq_information_schema_<view>`; see `rewrite.rs`).
+pub const INFORMATION_SCHEMA: &[&str] = &["columns", "schemata", "tables", "views"];
+
 /// The tables of the emulated `pg_catalog`.
 pub const TABLES: &[&str] = &[
+    "hepq_information_schema_columns",
+    "hepq_information_schema_schemata",
+    "hepq_information_schema_tables",
+    "hepq_information_schema_views",
     "pg_am",
     "pg_attrdef",
     "pg_attribute",
@@ -546,6 +554,145 @@ impl PgCatalog {
                         null.clone(),
                         null.clone(),
                     ]);
+                }
+            }
+            "hepq_information_schema_schemata" => {
+                columns = cols![
+                    "catalog_name": text, "schema_name": text, "schema_owner": text,
+                    "default_character_set_catalog": text, "default_character_set_schema": text,
+                    "default_character_set_name": text, "sql_path": text,
+                ];
+                let (namespaces, _) = self.relations().await?;
+                for (_, nsp) in namespaces {
+                    rows.push(vec![
+                        s(&self.identity.database),
+                        s(&nsp),
+                        s(user),
+                        null.clone(),
+                        null.clone(),
+                        null.clone(),
+                        null.clone(),
+                    ]);
+                }
+            }
+            "hepq_information_schema_tables" | "hepq_information_schema_views" => {
+                let views = name.ends_with("views");
+                columns = if views {
+                    cols![
+                        "table_catalog": text, "table_schema": text, "table_name": text,
+                        "view_definition": text, "check_option": text, "is_updatable": text,
+                        "is_insertable_into": text, "is_trigger_updatable": text,
+                        "is_trigger_deletable": text, "is_trigger_insertable_into": text,
+                    ]
+                } else {
+                    cols![
+                        "table_catalog": text, "table_schema": text, "table_name": text,
+                        "table_type": text, "self_referencing_column_name": text,
+                        "reference_generation": text, "user_defined_type_catalog": text,
+                        "user_defined_type_schema": text, "user_defined_type_name": text,
+                        "is_insertable_into": text, "is_typed": text, "commit_action": text,
+                    ]
+                };
+                let (_, rels) = self.relations().await?;
+                for r in rels.iter().filter(|r| !views || r.kind == "v") {
+                    let head = [s(&self.identity.database), s(&r.schema), s(&r.name)];
+                    let tail = if views {
+                        vec![
+                            null.clone(),
+                            s("NONE"),
+                            s("NO"),
+                            s("NO"),
+                            s("NO"),
+                            s("NO"),
+                            s("NO"),
+                        ]
+                    } else {
+                        let kind = if r.kind == "v" { "VIEW" } else { "BASE TABLE" };
+                        let mut t = vec![s(kind)];
+                        t.extend(std::iter::repeat_n(null.clone(), 5));
+                        t.extend([s("NO"), s("NO"), null.clone()]);
+                        t
+                    };
+                    rows.push(head.into_iter().chain(tail).collect());
+                }
+            }
+            "hepq_information_schema_columns" => {
+                columns = cols![
+                    "table_catalog": text, "table_schema": text, "table_name": text,
+                    "column_name": text, "ordinal_position": i32t, "column_default": text,
+                    "is_nullable": text, "data_type": text, "character_maximum_length": i32t,
+                    "character_octet_length": i32t, "numeric_precision": i32t,
+                    "numeric_precision_radix": i32t, "numeric_scale": i32t,
+                    "datetime_precision": i32t, "interval_type": text,
+                    "interval_precision": i32t, "collation_name": text, "domain_name": text,
+                    "udt_catalog": text, "udt_schema": text, "udt_name": text,
+                    "dtd_identifier": text, "is_self_referencing": text, "is_identity": text,
+                    "identity_generation": text, "is_generated": text,
+                    "generation_expression": text, "is_updatable": text,
+                ];
+                let (_, rels) = self.relations().await?;
+                for r in rels {
+                    for (k, f) in r.fields.iter().enumerate() {
+                        let t = types::column_type(f);
+                        let row = types::type_row(t.oid);
+                        let udt = row.map_or("", |row| row.name);
+                        let data_type = if matches!(t.wire, Wire::Array { .. }) {
+                            "ARRAY".to_string()
+                        } else {
+                            format_type(i64::from(t.oid), None)
+                        };
+                        let (precision, radix, scale) = match t.oid {
+                            21 => (Some(16), Some(2), Some(0)),
+                            23 => (Some(32), Some(2), Some(0)),
+                            20 => (Some(64), Some(2), Some(0)),
+                            700 => (Some(24), Some(2), None),
+                            701 => (Some(53), Some(2), None),
+                            1700 if t.typmod >= 4 => (
+                                Some((t.typmod - 4) >> 16),
+                                Some(10),
+                                Some((t.typmod - 4) & 0xffff),
+                            ),
+                            1700 => (None, Some(10), None),
+                            _ => (None, None, None),
+                        };
+                        let datetime = matches!(t.oid, 1082 | 1083 | 1114 | 1184)
+                            .then_some(if t.oid == 1082 { 0 } else { 6 });
+                        let int = |v: Option<i32>| ScalarValue::Int32(v);
+                        rows.push(vec![
+                            s(&self.identity.database),
+                            s(&r.schema),
+                            s(&r.name),
+                            s(f.name()),
+                            n32(k as i32 + 1),
+                            null.clone(),
+                            s(if f.is_nullable() { "YES" } else { "NO" }),
+                            s(&data_type),
+                            null.clone(),
+                            if t.oid == 25 {
+                                n32(1_073_741_824)
+                            } else {
+                                null.clone()
+                            },
+                            int(precision),
+                            int(radix),
+                            int(scale),
+                            int(datetime),
+                            null.clone(),
+                            null.clone(),
+                            null.clone(),
+                            null.clone(),
+                            s(&self.identity.database),
+                            s("pg_catalog"),
+                            s(udt),
+                            s(&(k + 1).to_string()),
+                            s("NO"),
+                            s("NO"),
+                            null.clone(),
+                            s("NEVER"),
+                            null.clone(),
+                            s("NO"),
+                        ]);
+                    }
                 }
             }
             "pg_stat_activity" => {

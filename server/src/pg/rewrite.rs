@@ -27,7 +27,7 @@ use hepq_sql::datafusion::sql::sqlparser::ast::{
 };
 use hepq_sql::datafusion::sql::sqlparser::tokenizer::Span;
 
-use super::catalog::{EMPTY_TABLES, TABLES};
+use super::catalog::{EMPTY_TABLES, INFORMATION_SCHEMA, TABLES};
 
 /// Applies every rewrite to `statement`.
 pub fn rewrite(statement: &mut Statement) {
@@ -38,6 +38,17 @@ pub fn rewrite(statement: &mut Statement) {
         {
             name.0
                 .insert(0, ObjectNamePart::Identifier(Ident::new("pg_catalog")));
+        }
+        // PostgreSQL's `information_schema` (PostgreSQL type names, not the engine's).
+        if name.0.len() == 2
+            && let Some(ObjectNamePart::Identifier(schema)) = name.0.first()
+            && schema.value.eq_ignore_ascii_case("information_schema")
+            && let Some(view) = last_part(name).filter(|v| INFORMATION_SCHEMA.contains(&v.as_str()))
+        {
+            name.0 = vec![
+                ObjectNamePart::Identifier(Ident::new("pg_catalog")),
+                ObjectNamePart::Identifier(Ident::new(format!("hepq_information_schema_{view}"))),
+            ];
         }
         // `FROM pg_catalog.unnest(…)`: the engine's table functions are unqualified.
         if name.0.len() == 2
