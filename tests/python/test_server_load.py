@@ -1,6 +1,6 @@
 """Load test of `hepq serve`: 64 concurrent psycopg connections (one thread each) run a mix of
 queries (a tenth of them through named server-side cursors) for a bounded time
-(HEPQ_LOAD_SECONDS, default 20 s) over loopback. Every answer is
+(HEPQ_LOAD_SECONDS, default 60 s, as issue 8 asks) over loopback. Every answer is
 checked against DuckDB reading the same Parquet file; the test requires zero errors and prints
 the latency percentiles (p50, p99, max) to the terminal.
 """
@@ -38,7 +38,7 @@ def test_64_connections_mixed_queries(hepq_bin, warehouse, capsys):
     psycopg = pytest.importorskip("psycopg")
     if not ROOT_FILE.exists():
         skip_or_fail(f"test data missing: {ROOT_FILE}")
-    seconds = float(os.environ.get("HEPQ_LOAD_SECONDS", "20"))
+    seconds = float(os.environ.get("HEPQ_LOAD_SECONDS", "60"))
     duck = duckdb.connect()
     duck.execute(f"CREATE VIEW types AS SELECT * FROM read_parquet('{warehouse}/tables/types/*.parquet')")
     srv = Server(
