@@ -15,8 +15,10 @@ way of reading runs once untimed, then --repeat times; the median is reported:
 
 * `SELECT *` streamed in text and in binary format (`cursor.stream(…, size=10000)`: libpq's
   chunked rows; every value becomes a Python object, as an application sees it);
-* `COPY (SELECT *) TO STDOUT (FORMAT binary)` read block by block (bytes counted, not decoded:
-  this is the server's own speed).
+* `COPY (SELECT *) TO STDOUT (FORMAT binary)` read block by block (bytes counted, not decoded;
+  psycopg still handles every row's CopyData message in Python), and the same COPY read by psql
+  into a pipe (a C client that costs little: closest to the server's own speed; the RSS sampled
+  for PostgreSQL there is an idle backend's, not psql's).
 
 While each read runs, the serving process's resident memory is sampled every 20 ms: hepq's
 server process, and PostgreSQL's backend of the reading connection.
@@ -33,6 +35,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -139,10 +142,28 @@ def read_copy(conn) -> tuple[int, int]:
     return nbytes, 0
 
 
+def read_copy_psql(conn) -> tuple[int, int]:
+    """The same binary COPY read by psql (libpq, C) into a pipe: the servers' own speed with
+    a client that costs little."""
+    info = conn.info
+    proc = subprocess.Popen(
+        ["psql", "-X", "-h", info.host, "-p", str(info.port), "-U", info.user, info.dbname,
+         "-c", "COPY (SELECT * FROM bench) TO STDOUT (FORMAT binary)"],
+        stdout=subprocess.PIPE,
+    )
+    nbytes = 0
+    while chunk := proc.stdout.read(1 << 20):
+        nbytes += len(chunk)
+    if proc.wait() != 0:
+        raise SystemExit("psql COPY failed")
+    return nbytes, 0
+
+
 READS = {
     "SELECT * (text)": lambda c: read_select(c, False),
     "SELECT * (binary)": lambda c: read_select(c, True),
     "COPY TO STDOUT (binary)": read_copy,
+    "COPY TO STDOUT (binary), read by psql": read_copy_psql,
 }
 
 
@@ -252,9 +273,15 @@ def main() -> None:
         lines.append(
             f"| {name} | {h['seconds']:.2f} s | {p['seconds']:.2f} s | **{p['seconds'] / h['seconds']:.2f}×** | "
             f"{h['rss_before_kib'] / 1024:.0f} → {h['rss_peak_kib'] / 1024:.0f} MiB | "
-            f"{p['rss_before_kib'] / 1024:.0f} → {p['rss_peak_kib'] / 1024:.0f} MiB |"
+            + ("— |" if "psql" in name else f"{p['rss_before_kib'] / 1024:.0f} → {p['rss_peak_kib'] / 1024:.0f} MiB |")
         )
-    lines += ["", "PostgreSQL's backend RSS counts the shared buffers it touches, so its peak includes the cached table.", ""]
+    copies = {name: (hepq_res[name]["answer"][0], pg_res[name]["answer"][0]) for name in READS if "COPY" in name}
+    lines += [
+        "",
+        "PostgreSQL's backend RSS counts the shared buffers it touches, so its peak includes the cached table.",
+        "Binary COPY bytes (hepq / PostgreSQL): " + "; ".join(f"{n}: {a:,} / {b:,}" for n, (a, b) in copies.items()) + ".",
+        "",
+    ]
     args.out.with_suffix(".md").write_text("\n".join(lines))
     print("\n".join(lines))
 

@@ -2366,23 +2366,23 @@ impl Connection {
                 "\\N".into()
             }
         });
-        // One CopyData message per row, as PostgreSQL sends (clients parse them one by one);
-        // the binary header travels with the first row.
-        let mut chunk = BytesMut::new();
+        // One CopyData message per row, as PostgreSQL sends (clients parse them one by one),
+        // framed straight into the write buffer; the binary header travels with the first row.
+        let mut header = BytesMut::new();
         if binary {
-            chunk.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
-            chunk.put_i32(0);
-            chunk.put_i32(0);
+            header.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+            header.put_i32(0);
+            header.put_i32(0);
         } else if spec.header {
             let names: Vec<String> = st.fields.iter().map(|f| f.name().clone()).collect();
             for (k, name) in names.iter().enumerate() {
                 if k > 0 {
-                    push_char(&mut chunk, delimiter);
+                    push_char(&mut header, delimiter);
                 }
-                write_copy_text(&mut chunk, name.as_bytes(), spec.format, delimiter);
+                write_copy_text(&mut header, name.as_bytes(), spec.format, delimiter);
             }
-            chunk.put_u8(b'\n');
-            w.push(B::CopyData(CopyData::new(chunk.split().freeze())))?;
+            header.put_u8(b'\n');
+            w.push(B::CopyData(CopyData::new(header.split().freeze())))?;
         }
         let mut rows = 0u64;
         let mut scratch = BytesMut::new();
@@ -2400,36 +2400,48 @@ impl Connection {
             };
             let enc = encoders(&batch, &st.fields)?;
             for row in 0..batch.num_rows() {
+                let buf = w.buffer();
+                let start = buf.len();
+                buf.put_u8(b'd');
+                buf.put_i32(0);
+                buf.extend_from_slice(&header);
+                header.clear();
                 if binary {
-                    chunk.put_i16(n as i16);
+                    buf.put_i16(n as i16);
                     for e in &enc {
-                        e.write_field(row, true, &mut chunk);
+                        e.write_field(row, true, buf);
                     }
                 } else {
                     for (k, e) in enc.iter().enumerate() {
                         if k > 0 {
-                            push_char(&mut chunk, delimiter);
+                            push_char(buf, delimiter);
                         }
                         scratch.clear();
                         if e.write(row, false, &mut scratch) {
-                            write_copy_text(&mut chunk, &scratch, spec.format, delimiter);
+                            write_copy_text(buf, &scratch, spec.format, delimiter);
                         } else {
-                            chunk.extend_from_slice(null.as_bytes());
+                            buf.extend_from_slice(null.as_bytes());
                         }
                     }
-                    chunk.put_u8(b'\n');
+                    buf.put_u8(b'\n');
                 }
+                let len = i32::try_from(buf.len() - start - 1).map_err(|_| {
+                    PgError::new(
+                        "54000",
+                        "a COPY row is larger than a protocol message can be",
+                    )
+                })?;
+                buf[start + 1..start + 5].copy_from_slice(&len.to_be_bytes());
                 rows += 1;
-                w.push(B::CopyData(CopyData::new(chunk.split().freeze())))?;
                 w.maybe_flush().await?;
             }
         }
         if binary {
             // With no rows the trailer joins the header in one message.
-            chunk.put_i16(-1);
+            header.put_i16(-1);
         }
-        if !chunk.is_empty() {
-            w.push(B::CopyData(CopyData::new(chunk.split().freeze())))?;
+        if !header.is_empty() {
+            w.push(B::CopyData(CopyData::new(header.split().freeze())))?;
         }
         w.push(B::CopyDone(CopyDone::new()))?;
         w.push(B::CommandComplete(CommandComplete::new(format!(
@@ -2464,7 +2476,7 @@ fn push_char(out: &mut BytesMut, c: char) {
 /// One value of COPY text (backslash escapes) or CSV (quoted when needed).
 fn write_copy_text(out: &mut BytesMut, value: &[u8], format: CopyFormat, delimiter: char) {
     let mut d = [0u8; 4];
-    let d = delimiter.encode_utf8(&mut d).as_bytes().to_vec();
+    let d: &[u8] = delimiter.encode_utf8(&mut d).as_bytes();
     if format == CopyFormat::Csv {
         let quote = value.is_empty()
             || value

@@ -457,17 +457,14 @@ mod tests {
     /// the running server the same way.
     #[test]
     fn mutated_messages_never_panic() {
-        struct Rng(u64);
+        use rand::{Rng as _, SeedableRng};
+        struct Rng(rand::rngs::StdRng);
         impl Rng {
             fn next(&mut self) -> u64 {
-                // xorshift64*
-                self.0 ^= self.0 >> 12;
-                self.0 ^= self.0 << 25;
-                self.0 ^= self.0 >> 27;
-                self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+                self.0.random()
             }
             fn below(&mut self, n: usize) -> usize {
-                (self.next() % n.max(1) as u64) as usize
+                self.0.random_range(0..n.max(1))
             }
         }
         let mut bind = b"portal\0stmt\0".to_vec();
@@ -509,7 +506,7 @@ mod tests {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let mut rng = Rng(rand::rngs::StdRng::seed_from_u64(20_261_203));
         let mut decoded = 0usize;
         for _ in 0..200_000 {
             let (tag, body) = &seeds[rng.below(seeds.len())];
