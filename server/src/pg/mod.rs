@@ -162,7 +162,6 @@ struct Backend {
 
 /// The running connections: their cancel keys and their activity (`pg_stat_activity`,
 /// `pg_cancel_backend`).
-#[derive(Default)]
 pub struct Backends {
     running: Mutex<HashMap<i32, Backend>>,
     next_pid: AtomicI32,
