@@ -15,6 +15,7 @@ and, for errors, the SQLSTATE.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from psycopg import pq
@@ -107,7 +108,7 @@ class Session:
         self.conn.finish()
 
 
-def replay(sessions: list[dict[str, Any]], conninfo: str, table_oids: dict[str, int] | None = None) -> list[list[dict]]:
+def replay(sessions: list[dict[str, Any]], conninfo: str, table_oids: dict[str, str] | None = None) -> list[list[dict]]:
     """Runs the corpus; returns, for every statement in corpus order, the list of its results.
 
     `sessions` is the corpus's list of statements, each carrying the session it belongs to.
@@ -135,6 +136,4 @@ def replay(sessions: list[dict[str, Any]], conninfo: str, table_oids: dict[str, 
 
 
 def substitute_oids(sql: str, table_oids: dict[str, str]) -> str:
-    import re
-
     return re.sub(r"(?<![0-9])(\d{5,})(?![0-9])", lambda m: table_oids.get(m.group(1), m.group(1)), sql)

@@ -230,6 +230,15 @@ def test_psycopg_every_type_matches_duckdb(server, duck, binary):
     check_types_rows(rows, duck)
 
 
+def test_oid_and_name_casts_over_columns(server, duck):
+    """`::oid` and `::name` over table columns: whole columns cast, sent as oid and name."""
+    psycopg = psycopg_mod()
+    with psycopg.connect(server.dsn, autocommit=True) as conn:
+        cur = conn.execute("SELECT id::oid AS o, name::name AS n FROM types WHERE id < 30 ORDER BY id")
+        assert [d.type_code for d in cur.description] == [26, 19]
+        assert cur.fetchall() == duck.execute("SELECT id, name FROM types WHERE id < 30 ORDER BY id").fetchall()
+
+
 def test_server_version_strings(server):
     psycopg = psycopg_mod()
     with psycopg.connect(server.dsn) as conn:

@@ -1285,15 +1285,10 @@ impl ScalarUDFImpl for PgFn {
             .map(|f| f.data_type().clone())
             .collect();
         let field = Field::new(self.name(), self.return_type(&arg_types)?, true);
-        let declared = match self.name.as_str() {
-            "hepq_oid" => Some("oid"),
-            "hepq_char" => Some("char"),
-            name if name == "hepq_name" || NAME_FUNCTIONS.contains(&name) => Some("name"),
-            _ => None,
-        };
-        Ok(Arc::new(match declared {
-            Some(pg_type) => types::pg_type_field(field, pg_type),
-            None => field,
+        Ok(Arc::new(if NAME_FUNCTIONS.contains(&self.name.as_str()) {
+            types::pg_type_field(field, "name")
+        } else {
+            field
         }))
     }
 
@@ -1338,6 +1333,54 @@ impl ScalarUDFImpl for PgFn {
             ));
         }
         Ok(ColumnarValue::Array(ScalarValue::iter_to_array(out)?))
+    }
+}
+
+/// A cast to a PostgreSQL type the engine has no type for (`oid`, `name`, `"char"`): the
+/// values are cast, whole arrays at a time, to the Arrow type that carries them, and the
+/// result column is declared as the PostgreSQL type (see [`types::PG_TYPE_KEY`]).
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct TypedCast {
+    name: &'static str,
+    carrier: DataType,
+    pg_type: &'static str,
+    signature: Signature,
+}
+
+impl TypedCast {
+    fn new(name: &'static str, carrier: DataType, pg_type: &'static str) -> Self {
+        Self {
+            name,
+            carrier,
+            pg_type,
+            signature: Signature::any(1, Volatility::Immutable),
+        }
+    }
+}
+
+impl ScalarUDFImpl for TypedCast {
+    fn name(&self) -> &str {
+        self.name
+    }
+
+    fn signature(&self) -> &Signature {
+        &self.signature
+    }
+
+    fn return_type(&self, _arg_types: &[DataType]) -> Result<DataType> {
+        Ok(self.carrier.clone())
+    }
+
+    fn return_field_from_args(&self, _args: ReturnFieldArgs) -> Result<FieldRef> {
+        let field = Field::new(self.name, self.carrier.clone(), true);
+        Ok(Arc::new(types::pg_type_field(field, self.pg_type)))
+    }
+
+    fn invoke_with_args(&self, args: ScalarFunctionArgs) -> Result<ColumnarValue> {
+        match args.args.first() {
+            Some(v) => v.cast_to(&self.carrier, None),
+            None => exec_err!("{} takes one argument", self.name),
+        }
     }
 }
 
@@ -1685,24 +1728,22 @@ pub fn functions(catalog: Arc<PgCatalog>) -> Vec<ScalarUDF> {
             Ok(ScalarValue::Utf8(Some(value)))
         }),
     ));
-    // `x::oid`, `x::name`, `x::"char"` (rewritten to these): the value cast to the carrier
-    // type, the column declared as PostgreSQL's type.
-    for (name, carrier) in [
-        ("hepq_oid", D::Int64),
-        ("hepq_name", D::Utf8),
-        ("hepq_char", D::Utf8),
-    ] {
-        let to = carrier.clone();
-        out.push(udf(
-            name,
-            &[1],
-            Ret::Fixed(carrier),
-            Arc::new(move |args| match args.first() {
-                Some(v) if !v.is_null() => v.cast_to(&to),
-                _ => ScalarValue::try_from(&to),
-            }),
-        ));
-    }
+    // `x::oid`, `x::name`, `x::"char"` (rewritten to these).
+    out.push(ScalarUDF::new_from_impl(TypedCast::new(
+        "hepq_oid",
+        D::Int64,
+        "oid",
+    )));
+    out.push(ScalarUDF::new_from_impl(TypedCast::new(
+        "hepq_name",
+        D::Utf8,
+        "name",
+    )));
+    out.push(ScalarUDF::new_from_impl(TypedCast::new(
+        "hepq_char",
+        D::Utf8,
+        "char",
+    )));
     // Relation names <-> OIDs need the live catalog. Its lookup is async but does no I/O for
     // registered tables (they are held in memory), so it is driven to completion in place.
     for (name, strict) in [("hepq_regclass", true), ("to_regclass", false)] {

@@ -165,7 +165,8 @@ pub fn postgres_name(e: &Expr) -> String {
     figure(e).0
 }
 
-fn is_column(e: &Expr) -> bool {
+/// Whether `e` is a plain column reference (the engine already names it as PostgreSQL does).
+pub fn is_column(e: &Expr) -> bool {
     matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_))
 }
 

@@ -232,8 +232,7 @@ fn fold_set_expr(body: &mut SetExpr, sorted_by: &HashSet<String>) {
         SetExpr::Select(select) if select_over_empty(select) => {
             let mut used: Vec<String> = Vec::new();
             for (k, item) in select.projection.iter_mut().enumerate() {
-                let computed =
-                    |e: &Expr| !matches!(e, Expr::Identifier(_) | Expr::CompoundIdentifier(_));
+                let computed = |e: &Expr| !super::colnames::is_column(e);
                 match item {
                     SelectItem::UnnamedExpr(e) if computed(e) => {
                         // PostgreSQL's name for the column, unless the list already has it.
