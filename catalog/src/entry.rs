@@ -14,6 +14,9 @@ pub enum TableKind {
     /// `CREATE MATERIALIZED VIEW … AS …`: a stored query whose result hepq keeps (in the
     /// view's data folders) and refreshes; see [`crate::materialized`].
     MaterializedView,
+    /// `CREATE TABLE …` in a warehouse schema: an Iceberg table (see [`crate::iceberg`]).
+    /// Listed from Iceberg's own `iceberg_tables`, not from `hepq_tables`.
+    Iceberg,
     /// A kind written by a newer hepq; listed, but it cannot be opened by this build.
     Other(String),
 }
@@ -25,6 +28,7 @@ impl TableKind {
             TableKind::External => "external",
             TableKind::View => "view",
             TableKind::MaterializedView => "materialized_view",
+            TableKind::Iceberg => "iceberg",
             TableKind::Other(name) => name,
         }
     }
@@ -35,6 +39,7 @@ impl TableKind {
             "external" => TableKind::External,
             "view" => TableKind::View,
             "materialized_view" => TableKind::MaterializedView,
+            "iceberg" => TableKind::Iceberg,
             other => TableKind::Other(other.to_string()),
         }
     }

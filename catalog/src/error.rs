@@ -70,6 +70,14 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// An Iceberg table could not be created, read or committed to.
+    #[error("Iceberg table {table}: {message}")]
+    Iceberg {
+        /// `schema.table` (or the metadata file).
+        table: String,
+        /// What went wrong.
+        message: String,
+    },
 }
 
 /// The crate's result type.

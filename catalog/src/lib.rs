@@ -14,6 +14,8 @@
 //!   runs: the state of materialised views and the transactions of a refresh.
 //! * [`schema`] — [`PersistentSchema`]: a DataFusion schema whose stored tables open on first use.
 //! * [`system`] — [`SystemSchema`]: the read-only system tables (`hepq.tables`).
+//! * [`iceberg`] — [`iceberg::IcebergCatalog`]: Iceberg tables through iceberg-rust (the one
+//!   bridge to it: schemas, scan planning, commits).
 //! * [`error`] — this crate's [`Error`].
 //!
 //! ```no_run
@@ -28,6 +30,7 @@
 
 pub mod entry;
 pub mod error;
+pub mod iceberg;
 pub mod materialized;
 pub mod schema;
 pub mod store;

@@ -24,6 +24,16 @@ use crate::entry::{TableEntry, TableKind};
 pub trait TableFactory: Debug + Send + Sync {
     /// The table (or view) `entry` describes, opened for this session.
     async fn create(&self, entry: &TableEntry) -> Result<Arc<dyn TableProvider>>;
+
+    /// `table` as it was at `version` (the `123` of `"events@123"`: an Iceberg snapshot id),
+    /// or `None` if the table has no versions.
+    async fn at_version(
+        &self,
+        _table: &Arc<dyn TableProvider>,
+        _version: &str,
+    ) -> Result<Option<Arc<dyn TableProvider>>> {
+        Ok(None)
+    }
 }
 
 /// A table of a [`PersistentSchema`]: opened, or stored and not opened yet.
@@ -138,7 +148,18 @@ impl SchemaProvider for PersistentSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         match self.slot(name) {
-            None => Ok(None),
+            // `table@version`: an older snapshot of a versioned (Iceberg) table.
+            None => match name.rsplit_once('@') {
+                Some((base, version)) if !base.is_empty() => {
+                    let table = match self.slot(base) {
+                        Some(Slot::Ready(table)) => table,
+                        Some(Slot::Stored(entry)) => self.open(base, entry).await?,
+                        None => return Ok(None),
+                    };
+                    self.factory.at_version(&table, version).await
+                }
+                _ => Ok(None),
+            },
             Some(Slot::Ready(table)) => Ok(Some(table)),
             Some(Slot::Stored(entry)) => self.open(name, entry).await.map(Some),
         }

@@ -16,7 +16,8 @@ use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{Result, exec_err};
 use datafusion::datasource::MemTable;
 
-use crate::entry::TableEntry;
+use crate::entry::{TableEntry, TableKind};
+use crate::iceberg::IcebergCatalog;
 use crate::store::CatalogStore;
 
 /// The name of the system schema.
@@ -35,13 +36,62 @@ const TABLES: &[&str] = &[
 #[derive(Debug)]
 pub struct SystemSchema {
     store: Arc<CatalogStore>,
+    iceberg: Option<Arc<IcebergCatalog>>,
 }
 
 impl SystemSchema {
     /// The system tables of `store`.
     pub fn new(store: Arc<CatalogStore>) -> Self {
-        Self { store }
+        Self {
+            store,
+            iceberg: None,
+        }
     }
+
+    /// Also lists the Iceberg tables of `iceberg` (with their snapshots and current files).
+    pub fn with_iceberg(mut self, iceberg: Arc<IcebergCatalog>) -> Self {
+        self.iceberg = Some(iceberg);
+        self
+    }
+
+    /// The stored tables and views, then the Iceberg tables.
+    async fn all_tables(&self) -> Result<Vec<TableEntry>> {
+        let mut entries = self.store.tables().await?;
+        if let Some(iceberg) = &self.iceberg {
+            entries.extend(iceberg_entries(iceberg).await?);
+        }
+        Ok(entries)
+    }
+}
+
+/// The catalog entries of the Iceberg tables (schema, name, kind `iceberg`, location and
+/// partitioning from their metadata).
+pub async fn iceberg_entries(iceberg: &IcebergCatalog) -> Result<Vec<TableEntry>> {
+    let mut entries = Vec::new();
+    for (schema, name) in iceberg.list().await? {
+        let (location, partition_columns) = match iceberg.load(&schema, &name).await {
+            Ok(info) => (
+                Some(info.location.clone()),
+                info.partitioning
+                    .iter()
+                    .map(|p| p.transform.describe(&p.source))
+                    .collect(),
+            ),
+            Err(_) => (None, Vec::new()),
+        };
+        entries.push(TableEntry {
+            schema: schema.clone(),
+            name: name.clone(),
+            kind: TableKind::Iceberg,
+            format: Some("ICEBERG".into()),
+            location,
+            options: Default::default(),
+            partition_columns,
+            definition: String::new(),
+            created_at_us: 0,
+        });
+    }
+    Ok(entries)
 }
 
 /// The columns of `hepq.tables`.
@@ -227,35 +277,87 @@ impl SystemSchema {
             int("snapshot_id", false),
             int("parent_id", true),
             text("operation", false),
-            int("rows", false),
-            int("added_rows", false),
-            int("added_files", false),
-            int("refresh_id", false),
+            int("rows", true),
+            int("added_rows", true),
+            int("added_files", true),
+            int("refresh_id", true),
             Field::new("is_current", DataType::Boolean, false),
             time("committed_at", false),
         ]));
-        let is_current: Vec<bool> = snapshots
+        // One row per snapshot: (schema, name, id, parent, operation, rows, added rows,
+        // added files, refresh, current, committed).
+        type Row = (
+            String,
+            String,
+            i64,
+            Option<i64>,
+            String,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
+            bool,
+            i64,
+        );
+        let mut rows: Vec<Row> = snapshots
             .iter()
             .map(|s| {
-                views.iter().any(|v| {
+                let current = views.iter().any(|v| {
                     v.schema == s.schema
                         && v.name == s.name
                         && v.current_snapshot == Some(s.snapshot_id)
-                })
+                });
+                (
+                    s.schema.clone(),
+                    s.name.clone(),
+                    s.snapshot_id,
+                    s.parent_id,
+                    s.operation.clone(),
+                    Some(s.rows),
+                    Some(s.added_rows),
+                    Some(s.added_files),
+                    Some(s.refresh_id),
+                    current,
+                    s.committed_at_us,
+                )
             })
             .collect();
+        if let Some(iceberg) = &self.iceberg {
+            for (schema, name) in iceberg.list().await? {
+                let Ok(list) = iceberg.snapshots(&schema, &name).await else {
+                    continue;
+                };
+                for s in list {
+                    rows.push((
+                        schema.clone(),
+                        name.clone(),
+                        s.snapshot_id,
+                        s.parent_id,
+                        s.operation,
+                        s.total_rows,
+                        s.added_rows,
+                        s.added_files,
+                        None,
+                        s.is_current,
+                        s.timestamp_ms.saturating_mul(1000),
+                    ));
+                }
+            }
+        }
         let columns: Vec<ArrayRef> = vec![
-            texts(snapshots.iter().map(|s| Some(&s.schema)).collect()),
-            texts(snapshots.iter().map(|s| Some(&s.name)).collect()),
-            ints(snapshots.iter().map(|s| Some(s.snapshot_id)).collect()),
-            ints(snapshots.iter().map(|s| s.parent_id).collect()),
-            texts(snapshots.iter().map(|s| Some(&s.operation)).collect()),
-            ints(snapshots.iter().map(|s| Some(s.rows)).collect()),
-            ints(snapshots.iter().map(|s| Some(s.added_rows)).collect()),
-            ints(snapshots.iter().map(|s| Some(s.added_files)).collect()),
-            ints(snapshots.iter().map(|s| Some(s.refresh_id)).collect()),
-            Arc::new(BooleanArray::from(is_current)),
-            times(snapshots.iter().map(|s| Some(s.committed_at_us)).collect()),
+            texts(rows.iter().map(|r| Some(&r.0)).collect()),
+            texts(rows.iter().map(|r| Some(&r.1)).collect()),
+            ints(rows.iter().map(|r| Some(r.2)).collect()),
+            ints(rows.iter().map(|r| r.3).collect()),
+            texts(rows.iter().map(|r| Some(&r.4)).collect()),
+            ints(rows.iter().map(|r| r.5).collect()),
+            ints(rows.iter().map(|r| r.6).collect()),
+            ints(rows.iter().map(|r| r.7).collect()),
+            ints(rows.iter().map(|r| r.8).collect()),
+            Arc::new(BooleanArray::from(
+                rows.iter().map(|r| r.9).collect::<Vec<_>>(),
+            )),
+            times(rows.iter().map(|r| Some(r.10)).collect()),
         ];
         Ok(RecordBatch::try_new(schema, columns)?)
     }
@@ -275,12 +377,35 @@ impl SystemSchema {
                 }
             }
         }
-        let is_current: Vec<bool> = files
+        let mut is_current: Vec<bool> = files
             .iter()
             .map(|(schema, name, file, _)| {
                 current_dirs.contains(&(schema.clone(), name.clone(), file.dir.clone()))
             })
             .collect();
+        let mut files = files;
+        if let Some(iceberg) = &self.iceberg {
+            for (schema, name) in iceberg.list().await? {
+                let Ok((Some(snapshot), current)) = iceberg.files(&schema, &name, None).await
+                else {
+                    continue;
+                };
+                for file in current {
+                    files.push((
+                        schema.clone(),
+                        name.clone(),
+                        crate::materialized::DataFile {
+                            dir: String::new(),
+                            path: file.path,
+                            size: i64::try_from(file.size).unwrap_or(i64::MAX),
+                            rows: i64::try_from(file.rows).ok(),
+                        },
+                        snapshot,
+                    ));
+                    is_current.push(true);
+                }
+            }
+        }
         let schema = Arc::new(Schema::new(vec![
             text("schema_name", false),
             text("table_name", false),
@@ -351,7 +476,7 @@ impl SchemaProvider for SystemSchema {
 
     async fn table(&self, name: &str) -> Result<Option<Arc<dyn TableProvider>>> {
         let batch = match name {
-            "tables" => tables_batch(&self.store.tables().await?)?,
+            "tables" => tables_batch(&self.all_tables().await?)?,
             "materialized_views" => self.materialized_views_batch().await?,
             "snapshots" => self.snapshots_batch().await?,
             "files" => self.files_batch().await?,

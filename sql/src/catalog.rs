@@ -28,12 +28,14 @@ use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{
     Ident, ObjectName, ObjectType, Statement as SqlStatement, Value,
 };
+use hepq_catalog::iceberg::{IcebergCatalog, PartitionTransform};
 use hepq_catalog::{
     CatalogStore, PersistentSchema, SYSTEM_SCHEMA, Slot, SystemSchema, TableEntry, TableFactory,
     TableKind,
 };
 
 use crate::error::{Error, Result};
+use crate::iceberg::IcebergTable;
 use crate::object_stores::HepqObjectStoreRegistry;
 use crate::session::{HepqSession, configure_s3, quote_literal, session_dialect};
 
@@ -66,6 +68,8 @@ pub(crate) struct StoredTables {
     registry: Arc<HepqObjectStoreRegistry>,
     /// The catalog (for materialised views, whose state lives there).
     store: Arc<CatalogStore>,
+    /// The warehouse's Iceberg tables.
+    iceberg: Option<Arc<IcebergCatalog>>,
 }
 
 impl std::fmt::Debug for StoredTables {
@@ -79,12 +83,14 @@ impl StoredTables {
         ctx: &datafusion::execution::context::SessionContext,
         registry: Arc<HepqObjectStoreRegistry>,
         store: Arc<CatalogStore>,
+        iceberg: Option<Arc<IcebergCatalog>>,
     ) -> Self {
         let weak = ctx.state_weak_ref();
         Self {
             state: Arc::new(move || weak.upgrade().map(|s| s.read().clone())),
             registry,
             store,
+            iceberg,
         }
     }
 }
@@ -105,6 +111,15 @@ impl TableFactory for StoredTables {
         &self,
         entry: &TableEntry,
     ) -> datafusion::common::Result<Arc<dyn TableProvider>> {
+        if entry.kind == TableKind::Iceberg {
+            let Some(iceberg) = &self.iceberg else {
+                return plan_err!("the session has no Iceberg catalog");
+            };
+            let table = IcebergTable::open(Arc::clone(iceberg), &entry.schema, &entry.name, None)
+                .await
+                .map_err(DataFusionError::from)?;
+            return Ok(Arc::new(table));
+        }
         if entry.kind == TableKind::MaterializedView {
             let Some(view) = self
                 .store
@@ -168,6 +183,26 @@ impl TableFactory for StoredTables {
             ),
         }
     }
+
+    async fn at_version(
+        &self,
+        table: &Arc<dyn TableProvider>,
+        version: &str,
+    ) -> datafusion::common::Result<Option<Arc<dyn TableProvider>>> {
+        let Some(iceberg) = table.downcast_ref::<IcebergTable>() else {
+            return plan_err!(
+                "only Iceberg tables have versions: '@{version}' names a snapshot of one"
+            );
+        };
+        let Ok(snapshot) = version.parse::<i64>() else {
+            return plan_err!("'@{version}' is not a snapshot id (hepq.snapshots lists them)");
+        };
+        let pinned = iceberg
+            .at_snapshot(snapshot)
+            .await
+            .map_err(DataFusionError::from)?;
+        Ok(Some(Arc::new(pinned)))
+    }
 }
 
 /// Installs the catalog of `store` into the session: a [`PersistentSchema`] for `public` and
@@ -176,6 +211,7 @@ impl TableFactory for StoredTables {
 pub(crate) async fn install(
     ctx: &datafusion::execution::context::SessionContext,
     store: &Arc<CatalogStore>,
+    iceberg: Option<&Arc<IcebergCatalog>>,
     factory: Arc<dyn TableFactory>,
 ) -> Result<Vec<String>> {
     let catalog = ctx
@@ -187,7 +223,11 @@ pub(crate) async fn install(
     for schema in store.schemas().await? {
         by_schema.entry(schema.name).or_default();
     }
-    for table in store.tables().await? {
+    let mut tables = store.tables().await?;
+    if let Some(iceberg) = iceberg {
+        tables.extend(hepq_catalog::system::iceberg_entries(iceberg).await?);
+    }
+    for table in tables {
         if let Some(problem) = missing_location(&table) {
             warnings.push(problem);
         }
@@ -208,10 +248,11 @@ pub(crate) async fn install(
         let schema = PersistentSchema::new(name.clone(), tables, Arc::clone(&factory));
         catalog.register_schema(&name, Arc::new(schema))?;
     }
-    catalog.register_schema(
-        SYSTEM_SCHEMA,
-        Arc::new(SystemSchema::new(Arc::clone(store))),
-    )?;
+    let mut system = SystemSchema::new(Arc::clone(store));
+    if let Some(iceberg) = iceberg {
+        system = system.with_iceberg(Arc::clone(iceberg));
+    }
+    catalog.register_schema(SYSTEM_SCHEMA, Arc::new(system))?;
     Ok(warnings)
 }
 
@@ -442,12 +483,57 @@ pub(crate) async fn run_ddl(
     store: &CatalogStore,
     plan: LogicalPlan,
     ast: Option<ExternalTableAst>,
+    partitioning: Vec<(String, PartitionTransform)>,
 ) -> Result<DataFrame> {
     let ddl = match plan {
         LogicalPlan::Ddl(ddl) => ddl,
         other => return execute(session, other).await,
     };
     match ddl {
+        DdlStatement::CreateMemoryTable(cmd) if !cmd.temporary && session.iceberg().is_some() => {
+            let (Some((schema, table)), Some(iceberg)) =
+                (persistent_name(session, &cmd.name), session.iceberg())
+            else {
+                return execute(
+                    session,
+                    LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(cmd)),
+                )
+                .await;
+            };
+            let Some(provider) = schema_provider(session, &schema) else {
+                return Err(Error::Config(format!("schema {schema} does not exist")));
+            };
+            if session.context().table_exist(cmd.name.clone())? {
+                if cmd.if_not_exists {
+                    return empty_result(session);
+                }
+                let is_iceberg = iceberg.exists(&schema, &table).await?;
+                if !(cmd.or_replace && is_iceberg) {
+                    return Err(Error::Config(format!(
+                        "table {schema}.{table} already exists{}",
+                        if cmd.or_replace && !is_iceberg {
+                            " and is not an Iceberg table (DROP it first)"
+                        } else {
+                            ""
+                        }
+                    )));
+                }
+                provider.deregister_table(&table)?;
+                iceberg.drop_table(&schema, &table).await?;
+            }
+            let state = session.context().state();
+            crate::iceberg::create_table(
+                &state,
+                iceberg,
+                &provider,
+                &schema,
+                &table,
+                &cmd.input,
+                &partitioning,
+            )
+            .await?;
+            empty_result(session)
+        }
         DdlStatement::CreateExternalTable(cmd) => {
             let (Some((schema, table)), Some(ast)) = (persistent_name(session, &cmd.name), ast)
             else {
@@ -671,6 +757,23 @@ async fn drop_table(
     let Some((schema, table)) = persistent_name(session, name) else {
         return execute(session, plan).await;
     };
+    if !view
+        && let Some(iceberg) = session.iceberg()
+        && iceberg.exists(&schema, &table).await?
+    {
+        if let Some(provider) = schema_provider(session, &schema) {
+            match provider.downcast_ref::<PersistentSchema>() {
+                Some(p) => {
+                    p.take(&table);
+                }
+                None => {
+                    provider.deregister_table(&table)?;
+                }
+            }
+        }
+        iceberg.drop_table(&schema, &table).await?;
+        return empty_result(session);
+    }
     let Some(entry) = store.table(&schema, &table).await? else {
         return execute(session, plan).await;
     };

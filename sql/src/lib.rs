@@ -32,6 +32,7 @@ pub mod catalog;
 pub mod command;
 pub mod dialect;
 pub mod error;
+pub mod iceberg;
 pub mod materialized;
 pub mod object_stores;
 pub mod progress;

@@ -15,6 +15,7 @@ use datafusion::execution::session_state::SessionStateBuilder;
 use datafusion::logical_expr::{CreateExternalTable, DdlStatement, LogicalPlan};
 use datafusion::sql::parser::Statement;
 use datafusion::sql::sqlparser::dialect::dialect_from_str;
+use hepq_catalog::iceberg::IcebergCatalog;
 use hepq_catalog::{CatalogStore, TableFactory};
 use url::Url;
 
@@ -112,6 +113,8 @@ pub struct HepqSession {
     warnings: Vec<String>,
     /// The warehouse's catalog, where DDL is recorded; `None` without a warehouse.
     catalog: Option<Arc<CatalogStore>>,
+    /// The warehouse's Iceberg tables; `None` without a warehouse.
+    iceberg: Option<Arc<IcebergCatalog>>,
     /// The warehouse directory, if any.
     warehouse: Option<PathBuf>,
 }
@@ -187,6 +190,7 @@ impl HepqSession {
             registry,
             warnings: Vec::new(),
             catalog: None,
+            iceberg: None,
             warehouse: options.warehouse.clone(),
         };
         if let Some(warehouse) = &options.warehouse {
@@ -242,6 +246,11 @@ impl HepqSession {
         if let Some(extension) = crate::statements::classify(&statement) {
             return crate::materialized::plan(self, extension).await;
         }
+        let mut statement = statement;
+        if let (Statement::Statement(sql), Some(_)) = (&mut statement, &self.catalog) {
+            // Planned only (an Iceberg table's partitioning matters when it is run).
+            crate::iceberg::partitioning_of(sql)?;
+        }
         Ok(self.ctx.state().statement_to_plan(statement).await?)
     }
 
@@ -267,6 +276,11 @@ impl HepqSession {
             (Statement::CreateExternalTable(ast), Some(_)) => Some(ast.clone()),
             _ => None,
         };
+        let mut statement = statement;
+        let partitioning = match (&mut statement, store) {
+            (Statement::Statement(sql), Some(_)) => crate::iceberg::partitioning_of(sql)?,
+            _ => Vec::new(),
+        };
         let plan = self.ctx.state().statement_to_plan(statement).await?;
         let plan = self.prepare_plan(plan)?;
         // DataFusion has no temporary tables or views: here they are session-only ones.
@@ -286,7 +300,7 @@ impl HepqSession {
         };
         match store {
             Some(store) if !temporary && matches!(plan, LogicalPlan::Ddl(_)) => {
-                crate::catalog::run_ddl(self, store, plan, external).await
+                crate::catalog::run_ddl(self, store, plan, external, partitioning).await
             }
             _ => Ok(self.ctx.execute_logical_plan(plan).await?),
         }
@@ -295,6 +309,11 @@ impl HepqSession {
     /// The warehouse's catalog, if the session has a warehouse.
     pub fn catalog(&self) -> Option<&Arc<CatalogStore>> {
         self.catalog.as_ref()
+    }
+
+    /// The warehouse's Iceberg tables, if the session has a warehouse.
+    pub fn iceberg(&self) -> Option<&Arc<IcebergCatalog>> {
+        self.iceberg.as_ref()
     }
 
     /// The warehouse directory, if the session has one.
@@ -434,14 +453,17 @@ impl HepqSession {
     /// (listed now, opened when first used) along with the system tables (`hepq.tables`).
     async fn open_catalog(&mut self, warehouse: &Path) -> Result<()> {
         let store = Arc::new(CatalogStore::open_warehouse(warehouse).await?);
+        let iceberg = Arc::new(IcebergCatalog::open(&store, warehouse).await?);
         let factory: Arc<dyn TableFactory> = Arc::new(StoredTables::new(
             &self.ctx,
             Arc::clone(&self.registry),
             Arc::clone(&store),
+            Some(Arc::clone(&iceberg)),
         ));
-        let warnings = crate::catalog::install(&self.ctx, &store, factory).await?;
+        let warnings = crate::catalog::install(&self.ctx, &store, Some(&iceberg), factory).await?;
         self.warnings.extend(warnings);
         self.catalog = Some(store);
+        self.iceberg = Some(iceberg);
         Ok(())
     }
 

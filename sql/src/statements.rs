@@ -17,8 +17,9 @@ use std::collections::VecDeque;
 use datafusion::common::{DataFusionError, Result};
 use datafusion::sql::parser::{DFParserBuilder, Statement};
 use datafusion::sql::sqlparser::ast::{
-    CreateTableOptions, Expr, FunctionArg, FunctionArgExpr, FunctionArguments, Ident, ObjectName,
-    ObjectType, Query, SqlOption, Statement as SqlStatement, Value,
+    ColumnDef, CreateTableOptions, DataType as SqlDataType, Expr, FunctionArg, FunctionArgExpr,
+    FunctionArguments, HiveDistributionStyle, Ident, ObjectName, ObjectType, Query, SqlOption,
+    Statement as SqlStatement, Value,
 };
 use datafusion::sql::sqlparser::dialect::Dialect;
 use datafusion::sql::sqlparser::keywords::Keyword;
@@ -87,6 +88,11 @@ fn extension(
             return Some(parse_create_materialized_view(parser, dialect, offset > 0));
         }
     }
+    if word_is(parser, 0, Keyword::CREATE)
+        && let Some(parsed) = create_table_with_transforms(parser, dialect)
+    {
+        return Some(parsed);
+    }
     if word_is(parser, 0, Keyword::REFRESH)
         && word_is(parser, 1, Keyword::MATERIALIZED)
         && word_is(parser, 2, Keyword::VIEW)
@@ -94,6 +100,139 @@ fn extension(
         return Some(parse_refresh(parser, dialect));
     }
     None
+}
+
+/// `CREATE TABLE … PARTITIONED BY (bucket(16, event), truncate(4, name), run) …` (Spark's and
+/// Iceberg's way to write partition transforms), which sqlparser cannot parse: the clause is
+/// cut out, the rest parsed as usual, and the fields put back as the Hive distribution
+/// `PARTITIONED BY (event bucket(16), name truncate(4), run)` that [`crate::iceberg`] reads.
+/// `None` when the statement is no such `CREATE TABLE`.
+fn create_table_with_transforms(
+    parser: &mut Parser,
+    dialect: &dyn Dialect,
+) -> Option<std::result::Result<Statement, ParserError>> {
+    // CREATE [OR REPLACE] [TEMPORARY] TABLE
+    let table_at = (1..=4).find(|&i| word_is(parser, i, Keyword::TABLE))?;
+    let mut depth = 0usize;
+    let mut clause = None;
+    let mut end = 0;
+    loop {
+        let token = parser.peek_nth_token(end).token;
+        match token {
+            Token::EOF => break,
+            Token::SemiColon if depth == 0 => break,
+            Token::LParen => depth += 1,
+            Token::RParen => depth = depth.saturating_sub(1),
+            Token::Word(w)
+                if depth == 0
+                    && end > table_at
+                    && w.keyword == Keyword::PARTITIONED
+                    && word_is(parser, end + 1, Keyword::BY)
+                    && parser.peek_nth_token(end + 2).token == Token::LParen =>
+            {
+                clause.get_or_insert(end);
+            }
+            _ => {}
+        }
+        end += 1;
+    }
+    let start = clause?;
+    // The clause's parenthesised list: tokens start+3 .. close.
+    let mut depth = 0usize;
+    let mut close = None;
+    for i in start + 2..end {
+        match parser.peek_nth_token(i).token {
+            Token::LParen => depth += 1,
+            Token::RParen => {
+                depth -= 1;
+                if depth == 0 {
+                    close = Some(i);
+                    break;
+                }
+            }
+            _ => {}
+        }
+    }
+    let close = close?;
+    let inner: Vec<_> = (start + 3..close)
+        .map(|i| parser.peek_nth_token(i))
+        .collect();
+    if !inner.iter().any(|t| t.token == Token::LParen) {
+        // Plain columns: sqlparser parses those itself.
+        return None;
+    }
+    let rest: Vec<_> = (0..end)
+        .filter(|i| *i < start || *i > close)
+        .map(|i| parser.peek_nth_token(i))
+        .collect();
+    for _ in 0..end {
+        parser.next_token();
+    }
+    Some((|| {
+        let exprs = Parser::new(dialect)
+            .with_tokens_with_locations(inner)
+            .parse_comma_separated(Parser::parse_expr)?;
+        let mut columns = Vec::with_capacity(exprs.len());
+        for expr in exprs {
+            columns.push(partition_column(expr)?);
+        }
+        let mut statement = Parser::new(dialect)
+            .with_tokens_with_locations(rest)
+            .parse_statement()?;
+        match &mut statement {
+            SqlStatement::CreateTable(create) => {
+                create.hive_distribution = HiveDistributionStyle::PARTITIONED { columns };
+            }
+            _ => {
+                return Err(ParserError::ParserError(
+                    "PARTITIONED BY (…) with transforms belongs to CREATE TABLE".into(),
+                ));
+            }
+        }
+        Ok(Statement::Statement(Box::new(statement)))
+    })())
+}
+
+/// One field of `PARTITIONED BY (…)`: a column, or `bucket(N, column)` / `truncate(W, column)`.
+fn partition_column(expr: Expr) -> std::result::Result<ColumnDef, ParserError> {
+    let bad = |what: &str| {
+        ParserError::ParserError(format!(
+            "PARTITIONED BY: expected a column, bucket(N, column) or truncate(W, column),              found {what}"
+        ))
+    };
+    match expr {
+        Expr::Identifier(name) => Ok(ColumnDef {
+            name,
+            data_type: SqlDataType::Unspecified,
+            options: vec![],
+        }),
+        Expr::Function(f) => {
+            let function = f.name.to_string();
+            let FunctionArguments::List(list) = &f.args else {
+                return Err(bad(&function));
+            };
+            let args: Vec<&Expr> = list
+                .args
+                .iter()
+                .filter_map(|a| match a {
+                    FunctionArg::Unnamed(FunctionArgExpr::Expr(e)) => Some(e),
+                    _ => None,
+                })
+                .collect();
+            match args.as_slice() {
+                [Expr::Value(n), Expr::Identifier(column)] => Ok(ColumnDef {
+                    name: column.clone(),
+                    data_type: SqlDataType::Custom(
+                        ObjectName::from(vec![Ident::new(function)]),
+                        vec![n.value.to_string()],
+                    ),
+                    options: vec![],
+                }),
+                _ => Err(bad(&format!("{function}(…)"))),
+            }
+        }
+        other => Err(bad(&other.to_string())),
+    }
 }
 
 fn parse_create_materialized_view(
