@@ -250,6 +250,11 @@ impl PreparedCommit {
         Ok(())
     }
 
+    /// The metadata file the commit makes current.
+    pub fn metadata_location(&self) -> &str {
+        &self.new_location
+    }
+
     fn error(&self, message: String) -> Error {
         Error::Iceberg {
             table: format!("{}.{}", self.namespace, self.name),
@@ -353,13 +358,28 @@ impl IcebergCatalog {
             .any(|(n, t)| n == namespace && t == name))
     }
 
-    /// Creates an empty table with `schema`'s columns (all nullable) and `partitioning`.
+    /// Creates an empty table with `schema`'s columns (all nullable) and `partitioning`, in
+    /// `ICEBERG_DIR/namespace/name/`.
     pub async fn create(
         &self,
         namespace: &str,
         name: &str,
         schema: &ArrowSchema,
         partitioning: &[(String, PartitionTransform)],
+    ) -> Result<IcebergTableInfo> {
+        let location = format!("{}/{namespace}/{name}", self.root);
+        self.create_at(namespace, name, schema, partitioning, &location)
+            .await
+    }
+
+    /// [`IcebergCatalog::create`] with the table's folder given.
+    pub async fn create_at(
+        &self,
+        namespace: &str,
+        name: &str,
+        schema: &ArrowSchema,
+        partitioning: &[(String, PartitionTransform)],
+        location: &str,
     ) -> Result<IcebergTableInfo> {
         let qualified = format!("{namespace}.{name}");
         let err = iceberg_error(&qualified);
@@ -407,7 +427,7 @@ impl IcebergCatalog {
         }
         let creation = TableCreation::builder()
             .name(name.to_string())
-            .location(format!("{}/{namespace}/{name}", self.root))
+            .location(location.to_string())
             .schema(iceberg_schema)
             .partition_spec(spec.build())
             .properties([
@@ -477,6 +497,7 @@ impl IcebergCatalog {
         files: Vec<NewDataFile>,
         mode: CommitMode,
         properties: HashMap<String, String>,
+        keep_snapshots: Option<usize>,
     ) -> Result<PreparedCommit> {
         let table = self.load_table(namespace, name).await?;
         let qualified = format!("{namespace}.{name}");
@@ -615,12 +636,28 @@ impl IcebergCatalog {
             })
             .with_schema_id(metadata.current_schema_id())
             .build();
-        let built =
+        // Snapshots beyond the newest `keep_snapshots` (the new one included) are expired, as
+        // the owner of the files (a materialised view) deletes their data.
+        let expired: Vec<i64> = match keep_snapshots {
+            Some(keep) => {
+                let mut old: Vec<(i64, i64)> = metadata
+                    .snapshots()
+                    .map(|s| (s.timestamp_ms(), s.snapshot_id()))
+                    .collect();
+                old.sort_unstable();
+                let drop = (old.len() + 1).saturating_sub(keep.max(1));
+                old.into_iter().take(drop).map(|(_, id)| id).collect()
+            }
+            None => Vec::new(),
+        };
+        let mut builder =
             TableMetadataBuilder::new_from_metadata(metadata.clone(), Some(old_location.clone()))
                 .set_branch_snapshot(snapshot, MAIN_BRANCH)
-                .map_err(&err)?
-                .build()
                 .map_err(&err)?;
+        if !expired.is_empty() {
+            builder = builder.remove_snapshots(&expired);
+        }
+        let built = builder.build().map_err(&err)?;
         let new_location = MetadataLocation::from_str(&old_location)
             .map_err(&err)?
             .with_next_version()
@@ -663,7 +700,14 @@ impl IcebergCatalog {
         let mut attempt = 0;
         loop {
             let prepared = self
-                .prepare_commit(namespace, name, files.clone(), mode, properties.clone())
+                .prepare_commit(
+                    namespace,
+                    name,
+                    files.clone(),
+                    mode,
+                    properties.clone(),
+                    None,
+                )
                 .await?;
             let mut tx = self
                 .pool

@@ -173,6 +173,10 @@ pub struct RefreshCommit {
     /// How many snapshots to keep (the current one included; at least 2 are kept so that a
     /// reader planning on the previous one can finish).
     pub keep_snapshots: usize,
+    /// For a view in Iceberg format: the Iceberg commit of the same files, whose metadata
+    /// pointer is swapped in the same transaction (readers through Iceberg and through hepq
+    /// see the refresh at the same instant, or not at all).
+    pub iceberg: Option<crate::iceberg::PreparedCommit>,
 }
 
 /// What a commit did.
@@ -672,6 +676,9 @@ impl CatalogStore {
                 .execute(&mut *tx)
                 .await
                 .map_err(error())?;
+                if let Some(iceberg) = &commit.iceberg {
+                    iceberg.apply(&mut tx).await?;
+                }
                 outcome.snapshot_id = Some(snapshot_id);
                 outcome.expired_dirs = self
                     .expire_in(&mut tx, schema, name, commit.keep_snapshots.max(2))
@@ -974,6 +981,7 @@ mod tests {
 
     fn commit(refresh_id: i64, owner: &str, mode: &str, dir: &str, rows: i64) -> RefreshCommit {
         RefreshCommit {
+            iceberg: None,
             refresh_id,
             owner: owner.into(),
             mode: mode.into(),

@@ -58,17 +58,40 @@ impl SystemSchema {
     async fn all_tables(&self) -> Result<Vec<TableEntry>> {
         let mut entries = self.store.tables().await?;
         if let Some(iceberg) = &self.iceberg {
-            entries.extend(iceberg_entries(iceberg).await?);
+            let extra = iceberg_entries(iceberg, &entries).await?;
+            entries.extend(extra);
         }
         Ok(entries)
+    }
+
+    /// The Iceberg tables that are not materialised views (whose snapshots and files the
+    /// catalog's own rows already list).
+    async fn plain_iceberg_tables(&self) -> Result<Vec<(String, String)>> {
+        let Some(iceberg) = &self.iceberg else {
+            return Ok(Vec::new());
+        };
+        let stored = self.store.tables().await?;
+        Ok(iceberg
+            .list()
+            .await?
+            .into_iter()
+            .filter(|(s, n)| !stored.iter().any(|t| &t.schema == s && &t.name == n))
+            .collect())
     }
 }
 
 /// The catalog entries of the Iceberg tables (schema, name, kind `iceberg`, location and
-/// partitioning from their metadata).
-pub async fn iceberg_entries(iceberg: &IcebergCatalog) -> Result<Vec<TableEntry>> {
+/// partitioning from their metadata), except those `stored` already holds (an Iceberg-format
+/// materialised view).
+pub async fn iceberg_entries(
+    iceberg: &IcebergCatalog,
+    stored: &[TableEntry],
+) -> Result<Vec<TableEntry>> {
     let mut entries = Vec::new();
     for (schema, name) in iceberg.list().await? {
+        if stored.iter().any(|t| t.schema == schema && t.name == name) {
+            continue;
+        }
         let (location, partition_columns) = match iceberg.load(&schema, &name).await {
             Ok(info) => (
                 Some(info.location.clone()),
@@ -323,7 +346,7 @@ impl SystemSchema {
             })
             .collect();
         if let Some(iceberg) = &self.iceberg {
-            for (schema, name) in iceberg.list().await? {
+            for (schema, name) in self.plain_iceberg_tables().await? {
                 let Ok(list) = iceberg.snapshots(&schema, &name).await else {
                     continue;
                 };
@@ -385,7 +408,7 @@ impl SystemSchema {
             .collect();
         let mut files = files;
         if let Some(iceberg) = &self.iceberg {
-            for (schema, name) in iceberg.list().await? {
+            for (schema, name) in self.plain_iceberg_tables().await? {
                 let Ok((Some(snapshot), current)) = iceberg.files(&schema, &name, None).await
                 else {
                     continue;

@@ -131,10 +131,9 @@ impl TableFactory for StoredTables {
                     entry.qualified_name()
                 );
             };
-            let table =
-                crate::materialized::MaterializedViewTable::open(Arc::clone(&self.store), &view)
-                    .map_err(DataFusionError::from)?;
-            return Ok(Arc::new(table));
+            return crate::materialized::open_table(&self.store, self.iceberg.as_ref(), &view)
+                .await
+                .map_err(DataFusionError::from);
         }
         let Some(state) = (self.state)() else {
             return plan_err!("the session has ended");
@@ -225,7 +224,8 @@ pub(crate) async fn install(
     }
     let mut tables = store.tables().await?;
     if let Some(iceberg) = iceberg {
-        tables.extend(hepq_catalog::system::iceberg_entries(iceberg).await?);
+        let extra = hepq_catalog::system::iceberg_entries(iceberg, &tables).await?;
+        tables.extend(extra);
     }
     for table in tables {
         if let Some(problem) = missing_location(&table) {

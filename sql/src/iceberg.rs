@@ -426,12 +426,13 @@ async fn write_stream(
 }
 
 /// Runs every partition of `input` at once, each writing Parquet files for `info`'s table
-/// under its `data/` folder; returns the files (nothing is committed). On failure the files
-/// already written are deleted.
+/// under `data_dir` (the table's `data/` folder by default); returns the files (nothing is
+/// committed). On failure the files already written are deleted.
 pub(crate) async fn write_data_files(
     input: Arc<dyn ExecutionPlan>,
     context: Arc<TaskContext>,
     info: &IcebergTableInfo,
+    data_dir: Option<String>,
 ) -> datafusion::common::Result<Vec<NewDataFile>> {
     if let Some(reason) = &info.unwritable {
         return Err(df_error(format!(
@@ -462,7 +463,9 @@ pub(crate) async fn write_data_files(
     for partition in 0..partitions {
         let stream = input.execute(partition, Arc::clone(&context))?;
         let namer = FileNamer {
-            data_dir: format!("{location}/data"),
+            data_dir: data_dir
+                .clone()
+                .unwrap_or_else(|| format!("{location}/data")),
             prefix: prefix.clone(),
             task: partition,
             counter: Arc::clone(&counter),
@@ -637,7 +640,7 @@ impl ExecutionPlan for IcebergWriteExec {
         let out_schema = Arc::clone(&schema);
         let stream = futures::stream::once(async move {
             let info = catalog.load(&namespace, &name).await?;
-            let files = write_data_files(input, Arc::clone(&context), &info).await?;
+            let files = write_data_files(input, Arc::clone(&context), &info, None).await?;
             let rows: u64 = files.iter().map(|f| f.rows).sum();
             if !files.is_empty() || mode == CommitMode::Replace {
                 if let Err(e) = catalog

@@ -52,6 +52,8 @@ use hepq_catalog::{
 };
 use object_store::{ObjectStore, ObjectStoreExt};
 
+use hepq_catalog::iceberg::{CommitMode, IcebergCatalog, PartitionTransform};
+
 use crate::catalog::{DEFAULT_CATALOG, absolute_location, persistent_name, schema_provider};
 use crate::error::{Error, Result};
 use crate::schedule::Schedule;
@@ -60,7 +62,7 @@ use crate::statements::Extension;
 
 /// The formats a materialised view can be kept in: Parquet (Hive folders with `PARTITIONED
 /// BY`) or ROOT (one TTree file `Events` per refresh, no `PARTITIONED BY`).
-const FORMATS: &[&str] = &["parquet", "root"];
+const FORMATS: &[&str] = &["parquet", "root", "iceberg"];
 
 /// Snapshots kept per view unless `keep_snapshots` says otherwise.
 const DEFAULT_KEEP_SNAPSHOTS: usize = 2;
@@ -419,10 +421,54 @@ async fn create(
         refresh_started_at_us: None,
         created_at_us: 0,
     };
-    store.create_materialized_view(&table_entry, &view).await?;
-    let provider = MaterializedViewTable::open(Arc::clone(store), &view)?;
+    if view.format == "iceberg" {
+        let iceberg = session
+            .iceberg()
+            .ok_or_else(|| config("Iceberg materialized views need a warehouse"))?;
+        if iceberg.exists(&schema, &table).await? {
+            return Err(config(format!(
+                "cannot create materialized view {qualified}: an Iceberg table of that name \
+                 already exists"
+            )));
+        }
+        if view.location.contains("://") && !view.location.starts_with("file://") {
+            return Err(config(format!(
+                "materialized view {qualified}: format 'iceberg' is written on local disks only \
+                 (location '{}')",
+                view.location
+            )));
+        }
+        let identity: Vec<(String, PartitionTransform)> = view
+            .partition_columns
+            .iter()
+            .map(|c| (c.clone(), PartitionTransform::Identity))
+            .collect();
+        let columns = Schema::new(
+            query_schema
+                .fields()
+                .iter()
+                .map(|f| Field::new(f.name(), f.data_type().clone(), true))
+                .collect::<Vec<_>>(),
+        );
+        iceberg
+            .create_at(
+                &schema,
+                &table,
+                &columns,
+                &identity,
+                view.location.trim_end_matches('/'),
+            )
+            .await?;
+    }
+    if let Err(e) = store.create_materialized_view(&table_entry, &view).await {
+        if let Some(iceberg) = session.iceberg().filter(|_| view.format == "iceberg") {
+            let _ = iceberg.drop_table(&schema, &table).await;
+        }
+        return Err(e.into());
+    }
+    let provider = open_table(store, session.iceberg(), &view).await?;
     if let Some(p) = schema_provider(session, &schema) {
-        p.register_table(table.clone(), Arc::new(provider))?;
+        p.register_table(table.clone(), provider)?;
     }
     // Populated at creation, as PostgreSQL does (unless WITH NO DATA); a query that fails to
     // run creates nothing.
@@ -450,6 +496,14 @@ pub(crate) async fn drop_view(
         } else {
             let _ = provider.deregister_table(table);
         }
+    }
+    if entry.format == "iceberg"
+        && let Some(iceberg) = session.iceberg()
+        && iceberg.exists(schema, table).await?
+    {
+        // Its metadata (and the files its snapshots name).
+        let _ = iceberg.drop_table(schema, table).await;
+        delete_folder(session, &format!("{}metadata/", entry.location)).await;
     }
     // The data: every file under LOCATION/data/ (folders this view's refreshes wrote).
     delete_folder(session, &format!("{}data/", entry.location)).await;
@@ -1073,6 +1127,7 @@ async fn refresh_locked(
                     sources: vec![],
                     arrow_schema: schema_bytes(&query_schema)?,
                     keep_snapshots,
+                    iceberg: None,
                 };
                 store
                     .commit_refresh(&view.schema, &view.name, &commit)
@@ -1109,6 +1164,21 @@ async fn refresh_locked(
 
     let dir = format!("r{refresh_id}-{}", new_token());
     let url = format!("{}data/{dir}/", view.location);
+    if view.format == "iceberg" {
+        let written = IcebergRefresh {
+            view,
+            lease,
+            refresh_id,
+            mode,
+            reason: reason.clone(),
+            dir: dir.clone(),
+            url: url.clone(),
+            sources,
+            arrow_schema: schema_bytes(&query_schema)?,
+            keep_snapshots,
+        };
+        return written.run(session, store, plan).await;
+    }
     let factory = session
         .state()
         .get_file_format_factory(&view.format)
@@ -1163,6 +1233,7 @@ async fn refresh_locked(
         sources,
         arrow_schema: schema_bytes(&query_schema)?,
         keep_snapshots,
+        iceberg: None,
     };
     let outcome = match store
         .commit_refresh(&view.schema, &view.name, &commit)
@@ -1187,6 +1258,150 @@ async fn refresh_locked(
         snapshot_id: outcome.snapshot_id,
         seconds: 0.0,
     })
+}
+
+/// A refresh of a view in Iceberg format, once its plan is chosen.
+struct IcebergRefresh<'a> {
+    view: &'a MaterializedViewEntry,
+    lease: &'a Lease,
+    refresh_id: i64,
+    mode: &'static str,
+    reason: String,
+    dir: String,
+    url: String,
+    sources: Vec<SourceFile>,
+    arrow_schema: Vec<u8>,
+    keep_snapshots: usize,
+}
+
+impl IcebergRefresh<'_> {
+    /// Writes the content's Parquet files (with Iceberg field ids and partition values) into a
+    /// new data folder, prepares the Iceberg snapshot (append, or overwrite for a full
+    /// refresh), and commits both it and hepq's refresh record in one SQLite transaction.
+    async fn run(
+        self,
+        session: &HepqSession,
+        store: &Arc<CatalogStore>,
+        plan: LogicalPlan,
+    ) -> Result<RefreshReport> {
+        let view = self.view;
+        let qualified = view.qualified_name();
+        let iceberg = session
+            .iceberg()
+            .ok_or_else(|| config("Iceberg materialized views need a warehouse"))?;
+        let info = iceberg.load(&view.schema, &view.name).await?;
+        let state = session.state();
+        let physical = state.create_physical_plan(&plan).await?;
+        let data_dir = self.url.trim_end_matches('/').to_string();
+        let files = match crate::iceberg::write_data_files(
+            Arc::clone(&physical),
+            session.context().task_ctx(),
+            &info,
+            Some(data_dir),
+        )
+        .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                delete_folder(session, &self.url).await;
+                return Err(config(format!("materialized view {qualified}: {e}")));
+            }
+        };
+        let rows_out: i64 = files.iter().map(|f| f.rows as i64).sum();
+        let rows_in = scanned_rows(&physical);
+        let mode = if self.mode == "incremental" {
+            CommitMode::Append
+        } else {
+            CommitMode::Replace
+        };
+        let properties = HashMap::from([
+            ("hepq.refresh-id".to_string(), self.refresh_id.to_string()),
+            ("hepq.refresh-mode".to_string(), self.mode.to_string()),
+        ]);
+        let prepared = match iceberg
+            .prepare_commit(
+                &view.schema,
+                &view.name,
+                files.clone(),
+                mode,
+                properties,
+                Some(self.keep_snapshots.max(2)),
+            )
+            .await
+        {
+            Ok(p) => p,
+            Err(e) => {
+                delete_folder(session, &self.url).await;
+                return Err(e.into());
+            }
+        };
+        let data_files = files
+            .iter()
+            .map(|f| DataFile {
+                dir: self.dir.clone(),
+                path: f.path.clone(),
+                size: i64::try_from(f.size).unwrap_or(i64::MAX),
+                rows: i64::try_from(f.rows).ok(),
+            })
+            .collect();
+        let source_count = self.sources.len() as i64;
+        let commit = RefreshCommit {
+            refresh_id: self.refresh_id,
+            owner: self.lease.owner.clone(),
+            mode: self.mode.into(),
+            reason: self.reason.clone(),
+            new_dir: Some((self.dir.clone(), data_files)),
+            rows_out,
+            rows_in,
+            sources: self.sources,
+            arrow_schema: self.arrow_schema,
+            keep_snapshots: self.keep_snapshots,
+            iceberg: Some(prepared),
+        };
+        let outcome = match store
+            .commit_refresh(&view.schema, &view.name, &commit)
+            .await
+        {
+            Ok(o) => o,
+            Err(e) => {
+                delete_folder(session, &self.url).await;
+                return Err(e.into());
+            }
+        };
+        for expired in &outcome.expired_dirs {
+            delete_folder(session, &format!("{}data/{expired}/", view.location)).await;
+        }
+        Ok(RefreshReport {
+            view: qualified,
+            mode: self.mode.into(),
+            reason: self.reason,
+            rows_out,
+            rows_in,
+            source_files: source_count,
+            snapshot_id: outcome.snapshot_id,
+            seconds: 0.0,
+        })
+    }
+}
+
+/// The table a materialised view reads as: its Iceberg table for format `iceberg`, else its
+/// current snapshot's data folders.
+pub(crate) async fn open_table(
+    store: &Arc<CatalogStore>,
+    iceberg: Option<&Arc<IcebergCatalog>>,
+    view: &MaterializedViewEntry,
+) -> Result<Arc<dyn TableProvider>> {
+    if view.format == "iceberg" {
+        let iceberg = iceberg.ok_or_else(|| config("the session has no Iceberg catalog"))?;
+        let table =
+            crate::iceberg::IcebergTable::open(Arc::clone(iceberg), &view.schema, &view.name, None)
+                .await?;
+        return Ok(Arc::new(table));
+    }
+    Ok(Arc::new(MaterializedViewTable::open(
+        Arc::clone(store),
+        view,
+    )?))
 }
 
 /// The row count in a Parquet file's footer (`None` if it cannot be read).
