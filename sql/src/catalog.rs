@@ -648,6 +648,18 @@ pub(crate) async fn run_ddl(
                 }
                 return Err(e.into());
             }
+            // The new schema behaves as a stored one (`table@snapshot` of its Iceberg tables).
+            if !existed
+                && let (Some(catalog), Some(factory)) = (
+                    session.context().catalog(DEFAULT_CATALOG),
+                    session.table_factory(),
+                )
+            {
+                catalog.register_schema(
+                    &name,
+                    Arc::new(PersistentSchema::new(name.clone(), Vec::new(), factory)),
+                )?;
+            }
             Ok(df)
         }
         DdlStatement::DropCatalogSchema(cmd) => {

@@ -115,6 +115,8 @@ pub struct HepqSession {
     catalog: Option<Arc<CatalogStore>>,
     /// The warehouse's Iceberg tables; `None` without a warehouse.
     iceberg: Option<Arc<IcebergCatalog>>,
+    /// Opens the warehouse's stored tables; `None` without a warehouse.
+    factory: Option<Arc<dyn TableFactory>>,
     /// The warehouse directory, if any.
     warehouse: Option<PathBuf>,
 }
@@ -191,6 +193,7 @@ impl HepqSession {
             warnings: Vec::new(),
             catalog: None,
             iceberg: None,
+            factory: None,
             warehouse: options.warehouse.clone(),
         };
         if let Some(warehouse) = &options.warehouse {
@@ -277,6 +280,16 @@ impl HepqSession {
             _ => None,
         };
         let mut statement = statement;
+        // `CREATE TEMPORARY TABLE` (DataFusion has none): an in-memory table of this session;
+        // without the keyword, a warehouse schema makes an Iceberg table.
+        let mut temporary_table = false;
+        if let Statement::Statement(sql) = &mut statement
+            && let datafusion::sql::sqlparser::ast::Statement::CreateTable(create) = sql.as_mut()
+            && create.temporary
+        {
+            create.temporary = false;
+            temporary_table = true;
+        }
         let partitioning = match (&mut statement, store) {
             (Statement::Statement(sql), Some(_)) => crate::iceberg::partitioning_of(sql)?,
             _ => Vec::new(),
@@ -288,6 +301,9 @@ impl HepqSession {
             LogicalPlan::Ddl(DdlStatement::CreateView(mut cmd)) if cmd.temporary => {
                 cmd.temporary = false;
                 (LogicalPlan::Ddl(DdlStatement::CreateView(cmd)), true)
+            }
+            plan @ LogicalPlan::Ddl(DdlStatement::CreateMemoryTable(_)) if temporary_table => {
+                (plan, true)
             }
             LogicalPlan::Ddl(DdlStatement::CreateExternalTable(mut cmd)) if cmd.temporary => {
                 cmd.temporary = false;
@@ -309,6 +325,11 @@ impl HepqSession {
     /// The warehouse's catalog, if the session has a warehouse.
     pub fn catalog(&self) -> Option<&Arc<CatalogStore>> {
         self.catalog.as_ref()
+    }
+
+    /// What opens the warehouse's stored tables, if the session has a warehouse.
+    pub(crate) fn table_factory(&self) -> Option<Arc<dyn TableFactory>> {
+        self.factory.clone()
     }
 
     /// The warehouse's Iceberg tables, if the session has a warehouse.
@@ -460,7 +481,10 @@ impl HepqSession {
             Arc::clone(&store),
             Some(Arc::clone(&iceberg)),
         ));
-        let warnings = crate::catalog::install(&self.ctx, &store, Some(&iceberg), factory).await?;
+        let warnings =
+            crate::catalog::install(&self.ctx, &store, Some(&iceberg), Arc::clone(&factory))
+                .await?;
+        self.factory = Some(factory);
         self.warnings.extend(warnings);
         self.catalog = Some(store);
         self.iceberg = Some(iceberg);
