@@ -481,7 +481,7 @@ impl IcebergCatalog {
         plan_files(&format!("{namespace}.{name}"), &table, snapshot).await
     }
 
-    /// The table's snapshots, oldest first.
+    /// The table's snapshots, oldest first (by sequence number).
     pub async fn snapshots(&self, namespace: &str, name: &str) -> Result<Vec<IcebergSnapshot>> {
         let table = self.load_table(namespace, name).await?;
         Ok(snapshot_list(&table))
@@ -642,7 +642,7 @@ impl IcebergCatalog {
             Some(keep) => {
                 let mut old: Vec<(i64, i64)> = metadata
                     .snapshots()
-                    .map(|s| (s.timestamp_ms(), s.snapshot_id()))
+                    .map(|s| (s.sequence_number(), s.snapshot_id()))
                     .collect();
                 old.sort_unstable();
                 let drop = (old.len() + 1).saturating_sub(keep.max(1));
@@ -821,7 +821,7 @@ async fn plan_files(
 fn snapshot_list(table: &Table) -> Vec<IcebergSnapshot> {
     let metadata = table.metadata();
     let current = metadata.current_snapshot_id();
-    let mut snapshots: Vec<IcebergSnapshot> = metadata
+    let mut snapshots: Vec<(i64, IcebergSnapshot)> = metadata
         .snapshots()
         .map(|s| {
             let summary = s.summary();
@@ -831,7 +831,7 @@ fn snapshot_list(table: &Table) -> Vec<IcebergSnapshot> {
                     .get(key)
                     .and_then(|v| v.parse::<i64>().ok())
             };
-            IcebergSnapshot {
+            let snapshot = IcebergSnapshot {
                 snapshot_id: s.snapshot_id(),
                 parent_id: s.parent_snapshot_id(),
                 operation: match summary.operation {
@@ -846,11 +846,13 @@ fn snapshot_list(table: &Table) -> Vec<IcebergSnapshot> {
                 added_files: get("added-data-files"),
                 timestamp_ms: s.timestamp_ms(),
                 is_current: Some(s.snapshot_id()) == current,
-            }
+            };
+            (s.sequence_number(), snapshot)
         })
         .collect();
-    snapshots.sort_by_key(|s| (s.timestamp_ms, s.snapshot_id));
-    snapshots
+    // Metadata files need not list snapshots in order; sequence numbers give it.
+    snapshots.sort_by_key(|(sequence, s)| (*sequence, s.timestamp_ms, s.snapshot_id));
+    snapshots.into_iter().map(|(_, s)| s).collect()
 }
 
 fn table_info(qualified: &str, table: &Table) -> Result<IcebergTableInfo> {
@@ -1361,6 +1363,103 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
+
+    fn file(path: &str, rows: u64) -> NewDataFile {
+        NewDataFile {
+            path: path.to_string(),
+            size: 100,
+            rows,
+            partition: Vec::new(),
+        }
+    }
+
+    #[tokio::test]
+    async fn commits_swap_the_pointer_only_from_the_snapshot_they_started_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CatalogStore::open_warehouse(dir.path()).await.unwrap();
+        let iceberg = IcebergCatalog::open(&store, dir.path()).await.unwrap();
+        let schema = ArrowSchema::new(vec![Field::new("x", DataType::Int64, true)]);
+        iceberg.create("public", "t", &schema, &[]).await.unwrap();
+        let first = iceberg
+            .prepare_commit(
+                "public",
+                "t",
+                vec![file("/a.parquet", 1)],
+                CommitMode::Append,
+                HashMap::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        let rival = iceberg
+            .prepare_commit(
+                "public",
+                "t",
+                vec![file("/b.parquet", 2)],
+                CommitMode::Append,
+                HashMap::new(),
+                None,
+            )
+            .await
+            .unwrap();
+        let mut tx = store.begin_write().await.unwrap();
+        first.apply(&mut tx).await.unwrap();
+        tx.commit().await.unwrap();
+        let mut tx = store.begin_write().await.unwrap();
+        let lost = rival.apply(&mut tx).await.unwrap_err().to_string();
+        assert!(lost.contains("another commit changed the table"), "{lost}");
+        drop(tx);
+        // `commit` prepares again on the new snapshot.
+        iceberg
+            .commit(
+                "public",
+                "t",
+                vec![file("/c.parquet", 3)],
+                CommitMode::Append,
+                HashMap::new(),
+            )
+            .await
+            .unwrap();
+        let (_, files) = iceberg.files("public", "t", None).await.unwrap();
+        let paths: Vec<&str> = files.iter().map(|f| f.path.as_str()).collect();
+        assert_eq!(paths, ["/a.parquet", "/c.parquet"]);
+        // A replace keeps only its own files; the older snapshot still lists the old ones.
+        let replaced = iceberg
+            .commit(
+                "public",
+                "t",
+                vec![file("/d.parquet", 4)],
+                CommitMode::Replace,
+                HashMap::new(),
+            )
+            .await
+            .unwrap();
+        let snapshots = iceberg.snapshots("public", "t").await.unwrap();
+        assert_eq!(snapshots.len(), 3);
+        assert!(
+            snapshots
+                .iter()
+                .any(|s| s.snapshot_id == replaced && s.is_current)
+        );
+        assert_eq!(
+            snapshots.iter().find(|s| s.is_current).unwrap().total_rows,
+            Some(4)
+        );
+        let (_, now) = iceberg.files("public", "t", None).await.unwrap();
+        assert_eq!(now.len(), 1);
+        let (_, then) = iceberg
+            .files("public", "t", Some(snapshots[1].snapshot_id))
+            .await
+            .unwrap();
+        assert_eq!(then.len(), 2);
+        let missing = iceberg
+            .files("public", "t", Some(1))
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains("has no snapshot 1"), "{missing}");
+        store.close().await;
+    }
 
     #[test]
     fn buckets_match_the_iceberg_spec() {

@@ -642,14 +642,13 @@ impl ExecutionPlan for IcebergWriteExec {
             let info = catalog.load(&namespace, &name).await?;
             let files = write_data_files(input, Arc::clone(&context), &info, None).await?;
             let rows: u64 = files.iter().map(|f| f.rows).sum();
-            if !files.is_empty() || mode == CommitMode::Replace {
-                if let Err(e) = catalog
+            if (!files.is_empty() || mode == CommitMode::Replace)
+                && let Err(e) = catalog
                     .commit(&namespace, &name, files.clone(), mode, HashMap::new())
                     .await
-                {
-                    delete_files(&context, &files).await;
-                    return Err(DataFusionError::from(e));
-                }
+            {
+                delete_files(&context, &files).await;
+                return Err(DataFusionError::from(e));
             }
             Ok(RecordBatch::try_new(
                 out_schema,
