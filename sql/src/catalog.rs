@@ -690,15 +690,26 @@ pub(crate) async fn run_ddl(
                 )));
             }
             let cascade = cmd.cascade;
+            let iceberg_tables: Vec<String> = match session.iceberg() {
+                Some(iceberg) => iceberg
+                    .list()
+                    .await?
+                    .into_iter()
+                    .filter(|(schema, _)| *schema == name)
+                    .map(|(_, table)| table)
+                    .collect(),
+                None => Vec::new(),
+            };
             if !cascade {
                 // Tables another process recorded are not in this session: check the catalog.
-                let stored: BTreeSet<String> = store
+                let mut stored: BTreeSet<String> = store
                     .tables()
                     .await?
                     .into_iter()
                     .filter(|t| t.schema == name)
                     .map(|t| t.name)
                     .collect();
+                stored.extend(iceberg_tables.iter().cloned());
                 if !stored.is_empty() {
                     return Err(Error::Config(format!(
                         "cannot drop schema {name}: the catalog still holds {} (drop them \
@@ -713,11 +724,18 @@ pub(crate) async fn run_ddl(
             )
             .await?;
             if cascade {
-                // Materialised views go with their data.
+                // Materialised views go with their data, Iceberg tables with theirs.
                 for view in store.materialized_views().await? {
                     if view.schema == name {
                         crate::materialized::drop_view(session, store, &view.schema, &view.name)
                             .await?;
+                    }
+                }
+                if let Some(iceberg) = session.iceberg() {
+                    for table in &iceberg_tables {
+                        if iceberg.exists(&name, table).await? {
+                            iceberg.drop_table(&name, table).await?;
+                        }
                     }
                 }
             }
