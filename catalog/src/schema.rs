@@ -25,6 +25,12 @@ pub trait TableFactory: Debug + Send + Sync {
     /// The table (or view) `entry` describes, opened for this session.
     async fn create(&self, entry: &TableEntry) -> Result<Arc<dyn TableProvider>>;
 
+    /// The files behind a stored external table: (path or URL, bytes, rows where the format's
+    /// metadata says). Empty where the table has no listing of files.
+    async fn files(&self, _entry: &TableEntry) -> Result<Vec<(String, i64, Option<i64>)>> {
+        Ok(Vec::new())
+    }
+
     /// `table` as it was at `version` (the `123` of `"events@123"`: an Iceberg snapshot id),
     /// or `None` if the table has no versions.
     async fn at_version(

@@ -18,6 +18,7 @@ use datafusion::datasource::MemTable;
 
 use crate::entry::{TableEntry, TableKind};
 use crate::iceberg::IcebergCatalog;
+use crate::schema::TableFactory;
 use crate::store::CatalogStore;
 
 /// The name of the system schema.
@@ -37,6 +38,7 @@ const TABLES: &[&str] = &[
 pub struct SystemSchema {
     store: Arc<CatalogStore>,
     iceberg: Option<Arc<IcebergCatalog>>,
+    factory: Option<Arc<dyn TableFactory>>,
 }
 
 impl SystemSchema {
@@ -45,7 +47,15 @@ impl SystemSchema {
         Self {
             store,
             iceberg: None,
+            factory: None,
         }
+    }
+
+    /// Also lists the files of external tables in `hepq.files` (through `factory`, which knows
+    /// their formats).
+    pub fn with_factory(mut self, factory: Arc<dyn TableFactory>) -> Self {
+        self.factory = Some(factory);
+        self
     }
 
     /// Also lists the Iceberg tables of `iceberg` (with their snapshots and current files).
@@ -429,13 +439,40 @@ impl SystemSchema {
                 }
             }
         }
+        // External tables: the files a query would read now (no snapshot).
+        let mut snapshot_ids: Vec<Option<i64>> = files.iter().map(|f| Some(f.3)).collect();
+        if let Some(factory) = &self.factory {
+            for entry in self.store.tables().await? {
+                if entry.kind != TableKind::External {
+                    continue;
+                }
+                let Ok(listed) = factory.files(&entry).await else {
+                    continue;
+                };
+                for (path, size, rows) in listed {
+                    files.push((
+                        entry.schema.clone(),
+                        entry.name.clone(),
+                        crate::materialized::DataFile {
+                            dir: String::new(),
+                            path,
+                            size,
+                            rows,
+                        },
+                        0,
+                    ));
+                    snapshot_ids.push(None);
+                    is_current.push(true);
+                }
+            }
+        }
         let schema = Arc::new(Schema::new(vec![
             text("schema_name", false),
             text("table_name", false),
             text("path", false),
             int("size_bytes", false),
             int("rows", true),
-            int("snapshot_id", false),
+            int("snapshot_id", true),
             Field::new("is_current", DataType::Boolean, false),
         ]));
         let columns: Vec<ArrayRef> = vec![
@@ -444,7 +481,7 @@ impl SystemSchema {
             texts(files.iter().map(|f| Some(&f.2.path)).collect()),
             ints(files.iter().map(|f| Some(f.2.size)).collect()),
             ints(files.iter().map(|f| f.2.rows).collect()),
-            ints(files.iter().map(|f| Some(f.3)).collect()),
+            ints(snapshot_ids),
             Arc::new(BooleanArray::from(is_current)),
         ];
         Ok(RecordBatch::try_new(schema, columns)?)

@@ -19,6 +19,7 @@ use datafusion::catalog::{SchemaProvider, TableProvider};
 use datafusion::common::{DataFusionError, SchemaReference, TableReference, plan_err};
 use datafusion::dataframe::DataFrame;
 use datafusion::datasource::ViewTable;
+use datafusion::datasource::listing::ListingTable;
 use datafusion::execution::context::SessionState;
 use datafusion::logical_expr::{DdlStatement, LogicalPlan, LogicalPlanBuilder};
 use datafusion::optimizer::Analyzer;
@@ -28,6 +29,7 @@ use datafusion::sql::planner::object_name_to_table_reference;
 use datafusion::sql::sqlparser::ast::{
     Ident, ObjectName, ObjectType, Statement as SqlStatement, Value,
 };
+use futures::TryStreamExt;
 use hepq_catalog::iceberg::{IcebergCatalog, PartitionTransform};
 use hepq_catalog::{
     CatalogStore, PersistentSchema, SYSTEM_SCHEMA, Slot, SystemSchema, TableEntry, TableFactory,
@@ -183,6 +185,64 @@ impl TableFactory for StoredTables {
         }
     }
 
+    async fn files(
+        &self,
+        entry: &TableEntry,
+    ) -> datafusion::common::Result<Vec<(String, i64, Option<i64>)>> {
+        if entry.kind != TableKind::External {
+            return Ok(Vec::new());
+        }
+        let Some(state) = (self.state)() else {
+            return Ok(Vec::new());
+        };
+        let table = self.create(entry).await?;
+        let Some(listing) = table.downcast_ref::<ListingTable>() else {
+            return Ok(Vec::new());
+        };
+        let options = listing.options();
+        let partitions: Vec<&str> = options
+            .table_partition_cols
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        let table_schema = table.schema();
+        let file_schema = Arc::new(datafusion::arrow::datatypes::Schema::new(
+            table_schema
+                .fields()
+                .iter()
+                .filter(|f| !partitions.contains(&f.name().as_str()))
+                .cloned()
+                .collect::<Vec<_>>(),
+        ));
+        let mut files = Vec::new();
+        for url in listing.table_paths() {
+            let store = state.runtime_env().object_store(url)?;
+            let listed: Vec<_> = url
+                .list_all_files(&state, store.as_ref(), &options.file_extension)
+                .await?
+                .try_collect()
+                .await?;
+            for meta in listed {
+                let rows = options
+                    .format
+                    .infer_stats(&state, &store, Arc::clone(&file_schema), &meta)
+                    .await
+                    .ok()
+                    .and_then(|s| s.num_rows.get_value().copied())
+                    .and_then(|n| i64::try_from(n).ok());
+                let base = url.object_store();
+                let path = if base.as_str() == "file:///" {
+                    format!("/{}", meta.location)
+                } else {
+                    format!("{}{}", base.as_str(), meta.location)
+                };
+                files.push((path, i64::try_from(meta.size).unwrap_or(i64::MAX), rows));
+            }
+        }
+        files.sort();
+        Ok(files)
+    }
+
     async fn at_version(
         &self,
         table: &Arc<dyn TableProvider>,
@@ -248,7 +308,7 @@ pub(crate) async fn install(
         let schema = PersistentSchema::new(name.clone(), tables, Arc::clone(&factory));
         catalog.register_schema(&name, Arc::new(schema))?;
     }
-    let mut system = SystemSchema::new(Arc::clone(store));
+    let mut system = SystemSchema::new(Arc::clone(store)).with_factory(Arc::clone(&factory));
     if let Some(iceberg) = iceberg {
         system = system.with_iceberg(Arc::clone(iceberg));
     }
