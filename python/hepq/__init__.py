@@ -674,10 +674,12 @@ def connect(
 ) -> Connection:
     """Opens a hepq session in this process.
 
-    * ``warehouse``: a warehouse directory. Schemas, external tables and views created in it
-      are kept in ``WAREHOUSE/catalog.sqlite`` and are there in the next connection (listed in
-      ``hepq.tables``); every folder of ``WAREHOUSE/tables/`` is also a table. Default: none,
-      nothing persists. ``register()``ed tables last for the connection only.
+    * ``warehouse``: a warehouse directory. Schemas, external tables, views, materialised
+      views and Iceberg tables (``CREATE TABLE``) created in it are kept in
+      ``WAREHOUSE/catalog.sqlite`` and are there in the next connection (listed in
+      ``hepq.tables``; pyiceberg's ``SqlCatalog("hepq", uri="sqlite:///WAREHOUSE/catalog.sqlite")``
+      reads the Iceberg tables); every folder of ``WAREHOUSE/tables/`` is also a table.
+      Default: none, nothing persists. ``register()``ed tables last for the connection only.
     * ``threads``: partitions a query is split into (default: all cores).
     * ``memory_limit``: bytes (or ``"4GB"``, ``"512MiB"``) for operators that buffer (sorts,
       joins, aggregates); default unlimited.

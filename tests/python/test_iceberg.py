@@ -297,3 +297,25 @@ def test_server_clients_create_insert_and_read(hepq_bin: Path, tmp_path: Path):
     table = sql_catalog(w).load_table("public.runs")
     assert sorted(r["name"] for r in table.scan().to_arrow().to_pylist()) == ["alpha", "beta", "gamma"]
     assert {tuple(t.file.partition) for t in table.scan().plan_files()} == {(1, "alp"), (1, "bet"), (2, "gam")}
+
+
+def test_python_module_keeps_iceberg_tables(tmp_path: Path):
+    """`hepq.connect(warehouse=…)`: an Iceberg table written in one connection is there in the
+    next, with its list column, and pyiceberg reads the same rows."""
+    try:
+        import hepq as module
+    except ImportError as e:
+        skip_or_fail(f"the hepq Python module is not importable ({e}); scripts/test.sh builds it")
+    w = tmp_path / "wh"
+    con = module.connect(warehouse=str(w))
+    con.sql("CREATE TABLE hits (channel INT, energy DOUBLE, samples SMALLINT[]) PARTITIONED BY (channel)")
+    con.sql("INSERT INTO hits VALUES (1084803, 2614.5, [1, 2, 3]), (1084804, 583.2, [])")
+    con.close()
+    again = module.connect(warehouse=str(w))
+    rows = again.sql("SELECT channel, energy, samples FROM hits ORDER BY channel").fetchall()
+    assert rows == [(1084803, 2614.5, [1, 2, 3]), (1084804, 583.2, [])]
+    again.close()
+    table = sql_catalog(w).load_table("public.hits").scan().to_arrow()
+    assert sorted(table.column("energy").to_pylist()) == [583.2, 2614.5]
+    # SMALLINT is stored as Iceberg int.
+    assert str(table.schema.field("samples").type) == "list<element: int32>"
