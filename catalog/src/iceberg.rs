@@ -461,13 +461,15 @@ impl IcebergCatalog {
         table_info(&format!("{namespace}.{name}"), &table)
     }
 
-    /// Drops the table from the catalog and deletes its files.
+    /// Drops the table from the catalog and deletes its files. Once the catalog row is gone
+    /// the table is dropped: a file that cannot be deleted then is left behind, not an error.
     pub async fn drop_table(&self, namespace: &str, name: &str) -> Result<()> {
         let qualified = format!("{namespace}.{name}");
-        self.catalog
-            .purge_table(&ident(namespace, name))
-            .await
-            .map_err(iceberg_error(&qualified))
+        match self.catalog.purge_table(&ident(namespace, name)).await {
+            Ok(()) => Ok(()),
+            Err(_) if !self.exists(namespace, name).await? => Ok(()),
+            Err(e) => Err(iceberg_error(&qualified)(e)),
+        }
     }
 
     /// The data files of `snapshot` (the current one if `None`), and the snapshot read.
@@ -920,7 +922,12 @@ fn now_ms() -> i64 {
 
 /// A positive snapshot id that the table does not use yet.
 fn new_snapshot_id(table: &Table) -> i64 {
-    let mut seed = now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32);
+    // Time, process and a per-process counter: two commits of one process in the same
+    // millisecond get different ids too.
+    static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let count = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let mut seed = (now_ms() as u64 ^ u64::from(std::process::id()).rotate_left(32))
+        .wrapping_add(count.wrapping_mul(0xD6E8_FEB8_6659_FD93));
     loop {
         // splitmix64 of a time- and process-dependent seed.
         seed = seed.wrapping_add(0x9E37_79B9_7F4A_7C15);
