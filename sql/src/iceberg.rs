@@ -33,7 +33,7 @@ use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType}
 use datafusion::logical_expr::{TableProviderFilterPushDown, UNNAMED_TABLE};
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
-use datafusion::parquet::file::properties::WriterProperties;
+use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -329,8 +329,11 @@ impl FileNamer {
 
 fn writer_properties() -> datafusion::common::Result<WriterProperties> {
     let level = ZstdLevel::try_new(ZSTD_LEVEL).map_err(df_error)?;
+    // Column-chunk statistics only (min/max per row group, what Iceberg and DataFusion prune
+    // with); page-level statistics cost time on every page and nothing reads them here.
     Ok(WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
+        .set_statistics_enabled(EnabledStatistics::Chunk)
         .set_created_by(format!("hepq {}", env!("CARGO_PKG_VERSION")))
         .build())
 }
