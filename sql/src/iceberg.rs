@@ -732,8 +732,9 @@ pub(crate) async fn create_table(
 }
 
 /// Takes the `PARTITIONED BY (…)` clause out of a `CREATE TABLE` (DataFusion refuses it) and
-/// returns it as Iceberg partition fields: `run` (identity), `bucket(16, event)` or
-/// `event bucket(16)`, `truncate(4, name)` or `name truncate(4)`.
+/// returns it as Iceberg partition fields: `run` (identity), `bucket(16, event)`,
+/// `truncate(4, name)` (carried as the column definitions `event bucket(16)`,
+/// `name truncate(4)` by [`crate::statements`]).
 pub(crate) fn partitioning_of(
     statement: &mut SqlStatement,
 ) -> Result<Vec<(String, PartitionTransform)>> {

@@ -169,9 +169,15 @@ fn create_table_with_transforms(
         parser.next_token();
     }
     Some((|| {
-        let exprs = Parser::new(dialect)
-            .with_tokens_with_locations(inner)
-            .parse_comma_separated(Parser::parse_expr)?;
+        let mut fields = Parser::new(dialect).with_tokens_with_locations(inner);
+        let exprs = fields.parse_comma_separated(Parser::parse_expr)?;
+        let trailing = fields.peek_token();
+        if trailing.token != Token::EOF {
+            return Err(ParserError::ParserError(format!(
+                "PARTITIONED BY: expected a column, bucket(N, column) or truncate(W, column), \
+                 found {trailing}"
+            )));
+        }
         let mut columns = Vec::with_capacity(exprs.len());
         for expr in exprs {
             columns.push(partition_column(expr)?);
