@@ -1238,8 +1238,10 @@ fn transform_values(
                             PartitionValue::Int(bucket(&i64::from(v).to_le_bytes(), b))
                         }
                         PartitionTransform::Truncate(w) => {
-                            let w = w as i32;
-                            PartitionValue::Int(v - v.rem_euclid(w))
+                            // As Iceberg's `v - (((v % W) + W) % W)`, wrapping at the type's
+                            // ends (a width beyond the type keeps the value's floor at MIN).
+                            let w = i32::try_from(w).unwrap_or(i32::MAX);
+                            PartitionValue::Int(v.wrapping_sub(v.rem_euclid(w)))
                         }
                     }
                 }));
@@ -1256,8 +1258,7 @@ fn transform_values(
                             PartitionValue::Int(bucket(&v.to_le_bytes(), b))
                         }
                         PartitionTransform::Truncate(w) => {
-                            let w = i64::from(w);
-                            PartitionValue::Long(v - v.rem_euclid(w))
+                            PartitionValue::Long(v.wrapping_sub(v.rem_euclid(i64::from(w))))
                         }
                     }
                 }));
@@ -1485,7 +1486,7 @@ mod tests {
             source: "x".into(),
             transform: PartitionTransform::Truncate(10),
         };
-        let array = Int32Array::from(vec![Some(1), Some(-1), None, Some(25)]);
+        let array = Int32Array::from(vec![Some(1), Some(-1), None, Some(25), Some(i32::MIN)]);
         let values = transform_values(&column, &array).unwrap();
         assert_eq!(
             values,
@@ -1493,7 +1494,9 @@ mod tests {
                 Some(PartitionValue::Int(0)),
                 Some(PartitionValue::Int(-10)),
                 None,
-                Some(PartitionValue::Int(20))
+                Some(PartitionValue::Int(20)),
+                // i32::MIN rem_euclid 10 is 2: the floor wraps, as in Iceberg's Java code.
+                Some(PartitionValue::Int(i32::MIN.wrapping_sub(2))),
             ]
         );
     }

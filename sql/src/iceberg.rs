@@ -359,7 +359,7 @@ async fn write_stream(
     store: Arc<dyn ObjectStore>,
     info: Arc<IcebergTableInfo>,
     namer: FileNamer,
-    written: Arc<Vec<std::sync::Mutex<Vec<String>>>>,
+    written: Arc<Vec<std::sync::Mutex<Vec<ObjectPath>>>>,
 ) -> datafusion::common::Result<Vec<NewDataFile>> {
     let properties = writer_properties()?;
     let mut open: HashMap<PartitionKey, OpenFile> = HashMap::new();
@@ -392,7 +392,7 @@ async fn write_stream(
                 if let Some(list) = written.get(namer.task)
                     && let Ok(mut list) = list.lock()
                 {
-                    list.push(location.to_string());
+                    list.push(location.clone());
                 }
                 let writer = AsyncArrowWriter::try_new(
                     BufWriter::new(Arc::clone(&store), location.clone()),
@@ -457,7 +457,7 @@ pub(crate) async fn write_data_files(
     let partitions = input.output_partitioning().partition_count();
     let prefix = unique_prefix();
     let counter = Arc::new(AtomicU64::new(0));
-    let written: Arc<Vec<std::sync::Mutex<Vec<String>>>> = Arc::new(
+    let written: Arc<Vec<std::sync::Mutex<Vec<ObjectPath>>>> = Arc::new(
         (0..partitions)
             .map(|_| std::sync::Mutex::new(Vec::new()))
             .collect(),
@@ -505,11 +505,16 @@ pub(crate) async fn write_data_files(
     Ok(files)
 }
 
-async fn delete_written(store: &Arc<dyn ObjectStore>, written: &[std::sync::Mutex<Vec<String>>]) {
+/// Deletes the files the writer tasks opened (their exact object paths: partition folders may
+/// hold escaped characters that re-parsing a string would escape again).
+async fn delete_written(
+    store: &Arc<dyn ObjectStore>,
+    written: &[std::sync::Mutex<Vec<ObjectPath>>],
+) {
     for list in written {
-        let paths: Vec<String> = list.lock().map(|l| l.clone()).unwrap_or_default();
+        let paths: Vec<ObjectPath> = list.lock().map(|l| l.clone()).unwrap_or_default();
         for path in paths {
-            let _ = store.delete(&ObjectPath::from(path.as_str())).await;
+            let _ = store.delete(&path).await;
         }
     }
 }

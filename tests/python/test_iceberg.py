@@ -257,6 +257,16 @@ def test_failed_insert_and_refresh_commit_nothing(hepq, tmp_path: Path):
     assert hepq.sql("SELECT count(*) AS n FROM t", extra=args) == [{"n": 2}]
     table = sql_catalog(w).load_table("public.t")
     assert len(table.snapshots()) == 1
+    # The same in a partitioned table whose folder names need escaping (`tag_trunc=a%20b`).
+    hepq.sql_run("CREATE TABLE p (tag VARCHAR, y DOUBLE) PARTITIONED BY (truncate(3, tag))", extra=args)
+    run = hepq.sql_run(
+        "INSERT INTO p SELECT 'a b c', CAST(CASE WHEN value = 900000 THEN 'x' ELSE '1' END AS DOUBLE) "
+        "FROM generate_series(1, 1000000)",
+        extra=args,
+        check=False,
+    )
+    assert run.returncode != 0, run.describe()
+    assert not list((w / "iceberg" / "public" / "p").rglob("*.parquet"))
     # CREATE TABLE AS whose query fails creates no table.
     run = hepq.sql_run("CREATE TABLE u AS SELECT CAST('x' AS DOUBLE) AS y", extra=args, check=False)
     assert run.returncode != 0
