@@ -28,7 +28,7 @@ import json
 import os
 from typing import Any, Sequence
 
-from . import _hepq
+from . import _hepq, plotting
 from ._hepq import (
     DatabaseError,
     DataError,
@@ -291,6 +291,13 @@ class Relation:
             )
         return _load_hist(docs[0])
 
+    def plot(self, column: str | None = None, ax: Any = None, **kwargs: Any) -> Any:
+        """Draws the result's single histogram (see :meth:`hist`) with mplhep and returns the
+        matplotlib Axes: ``mplhep.histplot`` for one axis, one line per category for
+        ``hist_cat``, ``mplhep.hist2dplot`` for ``hist2d``. ``ax`` defaults to a new figure;
+        ``kwargs`` go to the mplhep function. Needs hist, matplotlib and mplhep."""
+        return plotting.plot_hist(self.hist(column), ax=ax, **kwargs)
+
     def hists(self, column: str | None = None) -> list:
         """Every histogram of a column (one per row, e.g. one per GROUP BY group) as ``hist.Hist``."""
         return [_load_hist(doc) for doc in self._hist_documents(column)]
@@ -366,11 +373,24 @@ class Relation:
         head = "".join(
             f"<th>{html.escape(f.name)}<br><small>{html.escape(str(f.type))}</small></th>" for f in schema
         )
+        rows = _rows(table.slice(0, limit))
         body = []
-        for row in _rows(table.slice(0, limit)):
-            cells = "".join(f"<td>{html.escape(_short(v))}</td>" for v in row)
+        for row in rows:
+            cells = "".join(f"<td>{html.escape(_cell_text(v))}</td>" for v in row)
             body.append(f"<tr>{cells}</tr>")
         more = "<p>first %d rows shown</p>" % limit if table.num_rows > limit else ""
+        # A one-row result of histogram aggregates draws its histograms under the table.
+        drawings = []
+        if len(rows) == 1:
+            for name, value in zip(table.column_names, rows[0]):
+                if plotting.is_hist_document(value):
+                    try:
+                        h = _load_hist(value)
+                    except Exception:  # noqa: BLE001 - hist/uhi missing or an odd document
+                        continue
+                    drawing = plotting.hist_html(h)
+                    if drawing:
+                        drawings.append(f"<figure><figcaption>{html.escape(name)}</figcaption>{drawing}</figure>")
         return (
             "<div class='hepq-relation'><table><thead><tr>"
             + head
@@ -378,8 +398,14 @@ class Relation:
             + "".join(body)
             + "</tbody></table>"
             + more
+            + "".join(drawings)
             + "</div>"
         )
+
+
+def _cell_text(value: Any) -> str:
+    """A cell of the HTML table: histogram documents as their one-line summary."""
+    return plotting.hist_summary(value) if plotting.is_hist_document(value) else _short(value)
 
 
 def _short(value: Any, width: int = 80) -> str:
