@@ -46,10 +46,10 @@ use iceberg_catalog_sql::{
     SQL_CATALOG_PROP_BIND_STYLE, SQL_CATALOG_PROP_URI, SQL_CATALOG_PROP_WAREHOUSE, SqlBindStyle,
     SqlCatalog, SqlCatalogBuilder,
 };
-use sqlx::{Sqlite, SqlitePool, Transaction};
+use sqlx::{Any, Transaction};
 
 use crate::error::{Error, Result};
-use crate::store::{Boxed, CatalogStore};
+use crate::store::{Backend, Boxed, CatalogStore};
 
 /// The name of hepq's catalog in the `iceberg_tables` table (pyiceberg:
 /// `SqlCatalog("hepq", uri="sqlite:///WAREHOUSE/catalog.sqlite", warehouse=…)`).
@@ -221,15 +221,15 @@ pub struct PreparedCommit {
 impl PreparedCommit {
     /// Swaps the table's metadata pointer in `tx`; fails (changing nothing) if another commit
     /// moved it since this one was prepared.
-    pub fn apply<'a>(&'a self, tx: &'a mut Transaction<'static, Sqlite>) -> Boxed<'a, Result<()>> {
+    pub fn apply<'a>(&'a self, tx: &'a mut Transaction<'static, Any>) -> Boxed<'a, Result<()>> {
         Box::pin(self.apply_impl(tx))
     }
 
-    async fn apply_impl(&self, tx: &mut Transaction<'static, Sqlite>) -> Result<()> {
+    async fn apply_impl(&self, tx: &mut Transaction<'static, Any>) -> Result<()> {
         let done = sqlx::query(
-            "UPDATE iceberg_tables SET metadata_location = ?, previous_metadata_location = ? \
-             WHERE catalog_name = ? AND table_namespace = ? AND table_name = ? \
-             AND metadata_location = ?",
+            "UPDATE iceberg_tables SET metadata_location = $1, previous_metadata_location = $2 \
+             WHERE catalog_name = $3 AND table_namespace = $4 AND table_name = $5 \
+             AND metadata_location = $6",
         )
         .bind(&self.new_location)
         .bind(&self.old_location)
@@ -266,7 +266,7 @@ impl PreparedCommit {
 /// The Iceberg tables of one warehouse.
 pub struct IcebergCatalog {
     catalog: SqlCatalog,
-    pool: SqlitePool,
+    store: CatalogStore,
     root: String,
 }
 
@@ -290,20 +290,20 @@ fn ident(namespace: &str, name: &str) -> TableIdent {
 }
 
 impl IcebergCatalog {
-    /// Opens the Iceberg catalog in `store`'s SQLite file, with tables under
-    /// `warehouse/iceberg/` (creating its tables on first use).
+    /// Opens the Iceberg catalog in `store`'s database (its SQLite file or PostgreSQL
+    /// database), with tables under `warehouse/iceberg/` (creating its tables on first use).
     pub async fn open(store: &CatalogStore, warehouse: &Path) -> Result<Self> {
-        let catalog_file = Path::new(store.location());
         let root = warehouse.join(ICEBERG_DIR).display().to_string();
+        let bind_style = match store.backend() {
+            Backend::Sqlite => SqlBindStyle::QMark,
+            Backend::Postgres => SqlBindStyle::DollarNumeric,
+        };
         let props = HashMap::from([
-            (
-                SQL_CATALOG_PROP_URI.to_string(),
-                format!("sqlite://{}", catalog_file.display()),
-            ),
+            (SQL_CATALOG_PROP_URI.to_string(), store.url().to_string()),
             (SQL_CATALOG_PROP_WAREHOUSE.to_string(), root.clone()),
             (
                 SQL_CATALOG_PROP_BIND_STYLE.to_string(),
-                SqlBindStyle::QMark.to_string(),
+                bind_style.to_string(),
             ),
             ("pool.max-connections".to_string(), "4".to_string()),
         ]);
@@ -317,7 +317,7 @@ impl IcebergCatalog {
             })?;
         Ok(Self {
             catalog,
-            pool: store.pool.clone(),
+            store: store.clone(),
             root,
         })
     }
@@ -336,11 +336,11 @@ impl IcebergCatalog {
     async fn list_impl(&self) -> Result<Vec<(String, String)>> {
         let rows: Vec<(String, String)> = sqlx::query_as(
             "SELECT table_namespace, table_name FROM iceberg_tables \
-             WHERE catalog_name = ? AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL) \
+             WHERE catalog_name = $1 AND (iceberg_type = 'TABLE' OR iceberg_type IS NULL) \
              ORDER BY table_namespace, table_name",
         )
         .bind(ICEBERG_CATALOG_NAME)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await
         .map_err(|e| Error::Iceberg {
             table: "iceberg_tables".into(),
@@ -712,8 +712,8 @@ impl IcebergCatalog {
                 )
                 .await?;
             let mut tx = self
-                .pool
-                .begin_with("BEGIN IMMEDIATE")
+                .store
+                .begin_write()
                 .await
                 .map_err(|e| prepared.error(format!("cannot commit: {e}")))?;
             match prepared.apply(&mut tx).await {

@@ -1,14 +1,15 @@
 //! # hepq-catalog: what the lakehouse remembers
 //!
-//! The persistent catalog behind a warehouse: schemas, external tables and views today;
-//! Iceberg-managed tables and materialised views with their refresh state in later phases. It
-//! is kept in a SQLite file, `WAREHOUSE/catalog.sqlite`, through sqlx (the driver
-//! `iceberg-catalog-sql` uses, so Iceberg's tables can share the file), and shown to DataFusion
-//! as schema providers. It does not know the file formats: `hepq-sql` hands it a
+//! The persistent catalog behind a warehouse: schemas, external tables, views, Iceberg tables
+//! and materialised views with their refresh state. It is kept in a SQLite file,
+//! `WAREHOUSE/catalog.sqlite`, or in a shared PostgreSQL database (`postgres://…`), through
+//! sqlx (the driver `iceberg-catalog-sql` uses, so Iceberg's tables share the database), and
+//! shown to DataFusion as schema providers. It does not know the file formats: `hepq-sql` hands it a
 //! [`TableFactory`] that re-creates a stored table from its `CREATE` statement.
 //!
 //! Modules:
-//! * [`store`] — [`CatalogStore`]: the SQLite file, its versioned tables, transactional writes.
+//! * [`store`] — [`CatalogStore`]: the database (SQLite or PostgreSQL), its versioned tables,
+//!   transactional writes.
 //! * [`entry`] — [`TableEntry`], [`SchemaEntry`]: what a row holds.
 //! * [`materialized`] — [`MaterializedViewEntry`], snapshots, data and source files, refresh
 //!   runs: the state of materialised views and the transactions of a refresh.
@@ -43,5 +44,5 @@ pub use materialized::{
     SourceFile,
 };
 pub use schema::{PersistentSchema, Slot, TableFactory};
-pub use store::{CATALOG_FILE, CATALOG_VERSION, CatalogStore};
+pub use store::{Backend, CATALOG_FILE, CATALOG_VERSION, CatalogStore};
 pub use system::{SYSTEM_SCHEMA, SystemSchema};

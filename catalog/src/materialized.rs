@@ -13,8 +13,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use sqlx::sqlite::SqliteRow;
-use sqlx::{Sqlite, Transaction};
+use sqlx::any::AnyRow;
+use sqlx::{Any, Transaction};
 
 use crate::entry::TableEntry;
 use crate::error::{Error, Result};
@@ -191,7 +191,7 @@ pub struct CommitOutcome {
 /// Removes every row of view `schema.name` from the materialised-view tables (not its
 /// refresh history) inside `tx`.
 pub(crate) async fn delete_view_rows(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     schema: &str,
     name: &str,
 ) -> std::result::Result<(), sqlx::Error> {
@@ -202,7 +202,7 @@ pub(crate) async fn delete_view_rows(
         "hepq_source_files",
     ] {
         sqlx::query(&format!(
-            "DELETE FROM {table} WHERE schema_name = ? AND name = ?"
+            "DELETE FROM {table} WHERE schema_name = $1 AND name = $2"
         ))
         .bind(schema)
         .bind(name)
@@ -238,7 +238,7 @@ impl CatalogStore {
         serde_json::to_string(value).map_err(|e| self.corrupt(what, e.to_string()))
     }
 
-    fn view_from_row(&self, row: &SqliteRow) -> Result<MaterializedViewEntry> {
+    fn view_from_row(&self, row: &AnyRow) -> Result<MaterializedViewEntry> {
         let schema: String = self.column(row, "schema_name", "a materialized view")?;
         let name: String = self.column(row, "name", "a materialized view")?;
         let what = format!("materialized view {schema}.{name}");
@@ -263,7 +263,7 @@ impl CatalogStore {
         })
     }
 
-    fn snapshot_from_row(&self, row: &SqliteRow) -> Result<SnapshotEntry> {
+    fn snapshot_from_row(&self, row: &AnyRow) -> Result<SnapshotEntry> {
         let what = "a snapshot";
         let dirs: String = self.column(row, "dirs", what)?;
         Ok(SnapshotEntry {
@@ -282,7 +282,7 @@ impl CatalogStore {
         })
     }
 
-    fn refresh_from_row(&self, row: &SqliteRow) -> Result<RefreshEntry> {
+    fn refresh_from_row(&self, row: &AnyRow) -> Result<RefreshEntry> {
         let what = "a refresh";
         Ok(RefreshEntry {
             refresh_id: self.column(row, "refresh_id", what)?,
@@ -320,7 +320,7 @@ impl CatalogStore {
             let now = now_us();
             let mut tx = self.begin_write().await.map_err(error())?;
             let existing: Option<String> = sqlx::query_scalar(
-                "SELECT kind FROM hepq_tables WHERE schema_name = ? AND name = ?",
+                "SELECT kind FROM hepq_tables WHERE schema_name = $1 AND name = $2",
             )
             .bind(&view.schema)
             .bind(&view.name)
@@ -335,7 +335,7 @@ impl CatalogStore {
                 });
             }
             if view.schema != "public" {
-                sqlx::query("INSERT OR IGNORE INTO hepq_schemas (name, created_at) VALUES (?, ?)")
+                sqlx::query("INSERT INTO hepq_schemas (name, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                     .bind(&view.schema)
                     .bind(now)
                     .execute(&mut *tx)
@@ -344,7 +344,7 @@ impl CatalogStore {
             }
             sqlx::query(
                 "INSERT INTO hepq_tables (schema_name, name, kind, format, location, options, \
-                 partition_columns, definition, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                 partition_columns, definition, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
             )
             .bind(&table.schema)
             .bind(&table.name)
@@ -363,7 +363,7 @@ impl CatalogStore {
                 .map_err(error())?;
             sqlx::query(&format!(
                 "INSERT INTO hepq_materialized_views ({VIEW_COLUMNS}) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, NULL, ?)"
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, NULL, NULL, NULL, $10)"
             ))
             .bind(&view.schema)
             .bind(&view.name)
@@ -392,7 +392,7 @@ impl CatalogStore {
         Box::pin(async move {
             let row = sqlx::query(&format!(
                 "SELECT {VIEW_COLUMNS} FROM hepq_materialized_views \
-                 WHERE schema_name = ? AND name = ?"
+                 WHERE schema_name = $1 AND name = $2"
             ))
             .bind(schema)
             .bind(name)
@@ -428,7 +428,7 @@ impl CatalogStore {
             let mut tx = self.begin_write().await.map_err(error())?;
             let row = sqlx::query(&format!(
                 "SELECT {VIEW_COLUMNS} FROM hepq_materialized_views \
-                 WHERE schema_name = ? AND name = ?"
+                 WHERE schema_name = $1 AND name = $2"
             ))
             .bind(schema)
             .bind(name)
@@ -439,7 +439,7 @@ impl CatalogStore {
                 return Ok(None);
             };
             let entry = self.view_from_row(&row)?;
-            sqlx::query("DELETE FROM hepq_tables WHERE schema_name = ? AND name = ?")
+            sqlx::query("DELETE FROM hepq_tables WHERE schema_name = $1 AND name = $2")
                 .bind(schema)
                 .bind(name)
                 .execute(&mut *tx)
@@ -470,7 +470,7 @@ impl CatalogStore {
             let mut tx = self.begin_write().await.map_err(error())?;
             let holder: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
                 "SELECT refresh_owner, refresh_started_at FROM hepq_materialized_views \
-                 WHERE schema_name = ? AND name = ?",
+                 WHERE schema_name = $1 AND name = $2",
             )
             .bind(schema)
             .bind(name)
@@ -497,9 +497,9 @@ impl CatalogStore {
                     });
                 }
                 sqlx::query(
-                    "UPDATE hepq_refreshes SET status = 'interrupted', ended_at = ?, \
+                    "UPDATE hepq_refreshes SET status = 'interrupted', ended_at = $1, \
                      error = 'the process running the refresh ended before it finished' \
-                     WHERE schema_name = ? AND name = ? AND owner = ? AND status = 'running'",
+                     WHERE schema_name = $2 AND name = $3 AND owner = $4 AND status = 'running'",
                 )
                 .bind(now)
                 .bind(schema)
@@ -510,8 +510,8 @@ impl CatalogStore {
                 .map_err(error())?;
             }
             sqlx::query(
-                "UPDATE hepq_materialized_views SET refresh_owner = ?, refresh_started_at = ? \
-                 WHERE schema_name = ? AND name = ?",
+                "UPDATE hepq_materialized_views SET refresh_owner = $1, refresh_started_at = $2 \
+                 WHERE schema_name = $3 AND name = $4",
             )
             .bind(owner)
             .bind(now)
@@ -522,7 +522,7 @@ impl CatalogStore {
             .map_err(error())?;
             let id: i64 = sqlx::query_scalar(
                 "INSERT INTO hepq_refreshes (schema_name, name, owner, started_at, status) \
-                 VALUES (?, ?, ?, ?, 'running') RETURNING refresh_id",
+                 VALUES ($1, $2, $3, $4, 'running') RETURNING refresh_id",
             )
             .bind(schema)
             .bind(name)
@@ -550,8 +550,8 @@ impl CatalogStore {
                 || self.query_error(format!("record the failed refresh of {schema}.{name}"));
             let mut tx = self.begin_write().await.map_err(error())?;
             sqlx::query(
-                "UPDATE hepq_refreshes SET status = 'failed', ended_at = ?, error = ? \
-                 WHERE refresh_id = ?",
+                "UPDATE hepq_refreshes SET status = 'failed', ended_at = $1, error = $2 \
+                 WHERE refresh_id = $3",
             )
             .bind(now_us())
             .bind(message)
@@ -583,7 +583,7 @@ impl CatalogStore {
             let mut tx = self.begin_write().await.map_err(error())?;
             let state: Option<(Option<String>, Option<i64>)> = sqlx::query_as(
                 "SELECT refresh_owner, current_snapshot FROM hepq_materialized_views \
-                 WHERE schema_name = ? AND name = ?",
+                 WHERE schema_name = $1 AND name = $2",
             )
             .bind(schema)
             .bind(name)
@@ -634,7 +634,7 @@ impl CatalogStore {
                 let snapshot_id: i64 = sqlx::query_scalar(
                     "INSERT INTO hepq_snapshots (schema_name, name, parent_id, refresh_id, \
                      operation, dirs, rows, added_rows, added_files, committed_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING snapshot_id",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING snapshot_id",
                 )
                 .bind(schema)
                 .bind(name)
@@ -651,8 +651,11 @@ impl CatalogStore {
                 .map_err(error())?;
                 for file in files {
                     sqlx::query(
-                        "INSERT OR REPLACE INTO hepq_files (schema_name, name, dir, path, size, \
-                         rows, snapshot_id) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        "INSERT INTO hepq_files (schema_name, name, dir, path, size, rows, \
+                         snapshot_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                         ON CONFLICT (schema_name, name, path) DO UPDATE SET dir = excluded.dir, \
+                         size = excluded.size, rows = excluded.rows, \
+                         snapshot_id = excluded.snapshot_id",
                     )
                     .bind(schema)
                     .bind(name)
@@ -666,8 +669,8 @@ impl CatalogStore {
                     .map_err(error())?;
                 }
                 sqlx::query(
-                    "UPDATE hepq_materialized_views SET current_snapshot = ?, arrow_schema = ? \
-                     WHERE schema_name = ? AND name = ?",
+                    "UPDATE hepq_materialized_views SET current_snapshot = $1, arrow_schema = $2 \
+                     WHERE schema_name = $3 AND name = $4",
                 )
                 .bind(snapshot_id)
                 .bind(&commit.arrow_schema)
@@ -685,7 +688,7 @@ impl CatalogStore {
                     .await?;
             }
             if commit.mode != "incremental" {
-                sqlx::query("DELETE FROM hepq_source_files WHERE schema_name = ? AND name = ?")
+                sqlx::query("DELETE FROM hepq_source_files WHERE schema_name = $1 AND name = $2")
                     .bind(schema)
                     .bind(name)
                     .execute(&mut *tx)
@@ -694,8 +697,9 @@ impl CatalogStore {
             }
             for source in &commit.sources {
                 sqlx::query(
-                    "INSERT OR REPLACE INTO hepq_source_files (schema_name, name, path, size, \
-                     modified) VALUES (?, ?, ?, ?, ?)",
+                    "INSERT INTO hepq_source_files (schema_name, name, path, size, modified) \
+                     VALUES ($1, $2, $3, $4, $5) ON CONFLICT (schema_name, name, path) \
+                     DO UPDATE SET size = excluded.size, modified = excluded.modified",
                 )
                 .bind(schema)
                 .bind(name)
@@ -707,9 +711,9 @@ impl CatalogStore {
                 .map_err(error())?;
             }
             sqlx::query(
-                "UPDATE hepq_refreshes SET status = 'succeeded', ended_at = ?, mode = ?, \
-                 reason = ?, rows_in = ?, rows_out = ?, source_files = ?, files_written = ?, \
-                 snapshot_id = ? WHERE refresh_id = ?",
+                "UPDATE hepq_refreshes SET status = 'succeeded', ended_at = $1, mode = $2, \
+                 reason = $3, rows_in = $4, rows_out = $5, source_files = $6, files_written = $7, \
+                 snapshot_id = $8 WHERE refresh_id = $9",
             )
             .bind(now_us())
             .bind(&commit.mode)
@@ -728,9 +732,9 @@ impl CatalogStore {
                 .map_err(error())?;
             // The history keeps the newest REFRESH_HISTORY runs of each view.
             sqlx::query(
-                "DELETE FROM hepq_refreshes WHERE schema_name = ? AND name = ? AND refresh_id <= \
-                 (SELECT refresh_id FROM hepq_refreshes WHERE schema_name = ? AND name = ? \
-                  ORDER BY refresh_id DESC LIMIT 1 OFFSET ?)",
+                "DELETE FROM hepq_refreshes WHERE schema_name = $1 AND name = $2 AND refresh_id <= \
+                 (SELECT refresh_id FROM hepq_refreshes WHERE schema_name = $3 AND name = $4 \
+                  ORDER BY refresh_id DESC LIMIT 1 OFFSET $5)",
             )
             .bind(schema)
             .bind(name)
@@ -747,11 +751,11 @@ impl CatalogStore {
 
     async fn snapshot_in(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         id: i64,
     ) -> Result<Option<SnapshotEntry>> {
         let row = sqlx::query(&format!(
-            "SELECT {SNAPSHOT_COLUMNS} FROM hepq_snapshots WHERE snapshot_id = ?"
+            "SELECT {SNAPSHOT_COLUMNS} FROM hepq_snapshots WHERE snapshot_id = $1"
         ))
         .bind(id)
         .fetch_optional(&mut **tx)
@@ -764,14 +768,14 @@ impl CatalogStore {
     /// folders no kept snapshot names; returns those folders.
     async fn expire_in(
         &self,
-        tx: &mut Transaction<'_, Sqlite>,
+        tx: &mut Transaction<'_, Any>,
         schema: &str,
         name: &str,
         keep: usize,
     ) -> Result<Vec<String>> {
         let error = || self.query_error(format!("expire snapshots of {schema}.{name}"));
         let rows = sqlx::query(&format!(
-            "SELECT {SNAPSHOT_COLUMNS} FROM hepq_snapshots WHERE schema_name = ? AND name = ? \
+            "SELECT {SNAPSHOT_COLUMNS} FROM hepq_snapshots WHERE schema_name = $1 AND name = $2 \
              ORDER BY snapshot_id DESC"
         ))
         .bind(schema)
@@ -794,14 +798,14 @@ impl CatalogStore {
                     expired.insert(dir.clone());
                 }
             }
-            sqlx::query("DELETE FROM hepq_snapshots WHERE snapshot_id = ?")
+            sqlx::query("DELETE FROM hepq_snapshots WHERE snapshot_id = $1")
                 .bind(old.snapshot_id)
                 .execute(&mut **tx)
                 .await
                 .map_err(error())?;
         }
         for dir in &expired {
-            sqlx::query("DELETE FROM hepq_files WHERE schema_name = ? AND name = ? AND dir = ?")
+            sqlx::query("DELETE FROM hepq_files WHERE schema_name = $1 AND name = $2 AND dir = $3")
                 .bind(schema)
                 .bind(name)
                 .bind(dir)
@@ -816,7 +820,7 @@ impl CatalogStore {
     pub fn snapshot<'a>(&'a self, id: i64) -> Boxed<'a, Result<Option<SnapshotEntry>>> {
         Box::pin(async move {
             let row = sqlx::query(&format!(
-                "SELECT {SNAPSHOT_COLUMNS} FROM hepq_snapshots WHERE snapshot_id = ?"
+                "SELECT {SNAPSHOT_COLUMNS} FROM hepq_snapshots WHERE snapshot_id = $1"
             ))
             .bind(id)
             .fetch_optional(&self.pool)
@@ -878,7 +882,7 @@ impl CatalogStore {
         Box::pin(async move {
             let rows = sqlx::query(
                 "SELECT path, size, modified FROM hepq_source_files \
-                 WHERE schema_name = ? AND name = ? ORDER BY path",
+                 WHERE schema_name = $1 AND name = $2 ORDER BY path",
             )
             .bind(schema)
             .bind(name)
@@ -925,14 +929,14 @@ impl CatalogStore {
 }
 
 async fn release_lease(
-    tx: &mut Transaction<'_, Sqlite>,
+    tx: &mut Transaction<'_, Any>,
     schema: &str,
     name: &str,
     owner: &str,
 ) -> std::result::Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE hepq_materialized_views SET refresh_owner = NULL, refresh_started_at = NULL \
-         WHERE schema_name = ? AND name = ? AND refresh_owner = ?",
+         WHERE schema_name = $1 AND name = $2 AND refresh_owner = $3",
     )
     .bind(schema)
     .bind(name)

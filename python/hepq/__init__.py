@@ -515,6 +515,7 @@ class Connection:
         warehouse: str | os.PathLike | None = None,
         threads: int | None = None,
         memory_limit: int | str | None = None,
+        catalog: str | None = None,
     ):
         env = [(k, v) for k, v in os.environ.items() if k.startswith("AWS_")]
         self._session = _hepq._Session(
@@ -522,6 +523,7 @@ class Connection:
             threads,
             _parse_size(memory_limit),
             env,
+            catalog,
         )
         self._closed = False
 
@@ -697,6 +699,7 @@ def connect(
     warehouse: str | os.PathLike | None = None,
     threads: int | None = None,
     memory_limit: int | str | None = None,
+    catalog: str | None = None,
 ) -> Connection:
     """Opens a hepq session in this process.
 
@@ -709,8 +712,12 @@ def connect(
     * ``threads``: partitions a query is split into (default: all cores).
     * ``memory_limit``: bytes (or ``"4GB"``, ``"512MiB"``) for operators that buffer (sorts,
       joins, aggregates); default unlimited.
+    * ``catalog``: the warehouse's catalog database by URL instead of its ``catalog.sqlite``:
+      ``"postgres://user:password@host:5432/db"`` for a PostgreSQL catalog that several hosts
+      share (the warehouse directory, on a shared file system, holds the data files), as the
+      CLI's ``--catalog``. Needs ``warehouse``.
 
     ``AWS_*`` environment variables configure ``s3://`` locations, as for the CLI.
     """
-    return Connection(warehouse=warehouse, threads=threads, memory_limit=memory_limit)
+    return Connection(warehouse=warehouse, threads=threads, memory_limit=memory_limit, catalog=catalog)
 

@@ -170,24 +170,32 @@ impl Session {
 
 #[pymethods]
 impl Session {
-    /// Builds a session: the warehouse's tables, `threads` partitions per query, a memory
-    /// limit in bytes for buffering operators.
+    /// Builds a session: the warehouse's tables (its catalog in `catalog`, a database URL,
+    /// when given), `threads` partitions per query, a memory limit in bytes for buffering
+    /// operators.
     #[new]
-    #[pyo3(signature = (warehouse=None, threads=None, memory_limit=None, object_store_env=Vec::new()))]
+    #[pyo3(signature = (warehouse=None, threads=None, memory_limit=None, object_store_env=Vec::new(), catalog=None))]
     fn new(
         py: Python<'_>,
         warehouse: Option<PathBuf>,
         threads: Option<usize>,
         memory_limit: Option<usize>,
         object_store_env: Vec<(String, String)>,
+        catalog: Option<String>,
     ) -> PyResult<Self> {
         if threads == Some(0) {
             return Err(ProgrammingError::new_err("threads must be at least 1"));
+        }
+        if catalog.is_some() && warehouse.is_none() {
+            return Err(ProgrammingError::new_err(
+                "catalog= needs a warehouse= directory (it holds the data files)",
+            ));
         }
         let options = SessionOptions {
             threads,
             memory_limit,
             warehouse,
+            catalog,
             object_store_env,
         };
         let session = wait(py, async move { HepqSession::new(options).await })?;

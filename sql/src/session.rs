@@ -35,6 +35,11 @@ pub struct SessionOptions {
     /// and views across sessions, and every folder in its `tables/` is registered as a
     /// Parquet table (for this session only). `None`: nothing persists.
     pub warehouse: Option<PathBuf>,
+    /// The catalog database of the warehouse, by URL: `postgres://…` for a PostgreSQL catalog
+    /// shared by several hosts (the warehouse directory, then on a shared file system, still
+    /// holds the data files), `sqlite://PATH` for another SQLite file. `None`: the warehouse's
+    /// own `catalog.sqlite`. Used only with a warehouse.
+    pub catalog: Option<String>,
     /// Standard AWS settings (`AWS_REGION`, `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …) used for
     /// `s3://` locations, as read by the front end from its environment.
     pub object_store_env: Vec<(String, String)>,
@@ -197,7 +202,9 @@ impl HepqSession {
             warehouse: options.warehouse.clone(),
         };
         if let Some(warehouse) = &options.warehouse {
-            session.open_catalog(warehouse).await?;
+            session
+                .open_catalog(warehouse, options.catalog.as_deref())
+                .await?;
             session.open_warehouse(warehouse).await?;
         }
         Ok(session)
@@ -472,8 +479,8 @@ impl HepqSession {
 
     /// Opens the warehouse's catalog and puts its schemas, tables and views into the session
     /// (listed now, opened when first used) along with the system tables (`hepq.tables`).
-    async fn open_catalog(&mut self, warehouse: &Path) -> Result<()> {
-        let store = Arc::new(CatalogStore::open_warehouse(warehouse).await?);
+    async fn open_catalog(&mut self, warehouse: &Path, catalog: Option<&str>) -> Result<()> {
+        let store = Arc::new(CatalogStore::open(warehouse, catalog).await?);
         let iceberg = Arc::new(IcebergCatalog::open(&store, warehouse).await?);
         let factory: Arc<dyn TableFactory> = Arc::new(StoredTables::new(
             &self.ctx,

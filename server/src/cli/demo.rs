@@ -95,6 +95,7 @@ pub async fn run(
 
     let engine = EngineArgs {
         warehouse: Some(warehouse.clone()),
+        catalog: None,
         threads: None,
         memory_limit: None,
     };
@@ -260,6 +261,7 @@ async fn ensure_root_copy(parquet: &Path, target: &Path) -> CliResult<()> {
     eprintln!("Writing {name} as ROOT files ({} files) …", files.len());
     let engine = EngineArgs {
         warehouse: None,
+        catalog: None,
         threads: None,
         memory_limit: None,
     };

@@ -101,6 +101,12 @@ pub struct EngineArgs {
     /// (~/.local/share/hepq/warehouse on Linux). Without one, nothing persists.
     #[arg(long, value_name = "DIR", env = "HEPQ_WAREHOUSE")]
     pub warehouse: Option<PathBuf>,
+    /// The warehouse's catalog database instead of DIR/catalog.sqlite:
+    /// postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE for a PostgreSQL catalog that several
+    /// hosts share (the warehouse directory, on a shared file system, holds the data), or
+    /// sqlite://PATH. Needs --warehouse.
+    #[arg(long, value_name = "URL", env = "HEPQ_CATALOG", requires = "warehouse")]
+    pub catalog: Option<String>,
     /// Worker threads for query execution (default: all cores).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
@@ -244,6 +250,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
             runtime.block_on(async {
                 let session = open_session(&EngineArgs {
                     warehouse: None,
+                    catalog: None,
                     threads: None,
                     memory_limit: None,
                 })
@@ -290,6 +297,7 @@ pub fn run(cli: Cli) -> CliResult<()> {
                     threads: args.engine.threads,
                     memory_limit: args.engine.memory_limit,
                     warehouse: warehouse_dir(args.engine.warehouse.as_deref()),
+                    catalog: args.engine.catalog.clone(),
                     object_store_env: aws_environment(),
                 },
                 register,
@@ -411,6 +419,7 @@ pub async fn open_session(engine: &EngineArgs) -> CliResult<HepqSession> {
         threads: engine.threads,
         memory_limit: engine.memory_limit,
         warehouse: warehouse_dir(engine.warehouse.as_deref()),
+        catalog: engine.catalog.clone(),
         object_store_env: aws_environment(),
     };
     let session = HepqSession::new(options).await?;

@@ -301,11 +301,12 @@ async fn run_scheduled_refreshes(shared: Arc<Shared>) {
     let Some(warehouse) = shared.options.session.warehouse.clone() else {
         return;
     };
+    let catalog = shared.options.session.catalog.clone();
     let mut store = None;
     loop {
         tokio::time::sleep(REFRESH_CHECK).await;
         if store.is_none() {
-            match hepq_sql::hepq_catalog::CatalogStore::open_warehouse(&warehouse).await {
+            match hepq_sql::hepq_catalog::CatalogStore::open(&warehouse, catalog.as_deref()).await {
                 Ok(s) => store = Some(s),
                 Err(e) => {
                     eprintln!("hepq serve: refresh scheduler: {e}");
