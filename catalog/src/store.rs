@@ -31,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions, AnyRow};
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, ConnectOptions, Executor, Row};
+use sqlx::{Any, AnyConnection, AnyPool, ConnectOptions, Connection, Executor, Row};
 
 use crate::entry::{SchemaEntry, TableEntry, TableKind};
 use crate::error::{Error, Result};
@@ -263,6 +263,12 @@ impl CatalogStore {
             source,
         };
         let options: AnyConnectOptions = url.parse().map_err(open_error)?;
+        // One plain attempt first: a pool retries a refused or rejected connection until its
+        // acquire timeout, which would hold up a wrong URL for 30 s.
+        let probe = AnyConnection::connect_with(&options)
+            .await
+            .map_err(open_error)?;
+        probe.close().await.map_err(open_error)?;
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .min_connections(0)
@@ -304,6 +310,17 @@ impl CatalogStore {
             .to_string();
         let options: AnyConnectOptions = url.parse().map_err(open_error)?;
         let busy = format!("PRAGMA busy_timeout = {}", BUSY_TIMEOUT.as_millis());
+        // One plain attempt first (a damaged file fails here at once; a pool would retry
+        // until its acquire timeout).
+        let mut probe = AnyConnection::connect_with(&options)
+            .await
+            .map_err(open_error)?;
+        probe.execute(busy.as_str()).await.map_err(open_error)?;
+        probe
+            .execute("PRAGMA journal_mode = WAL")
+            .await
+            .map_err(open_error)?;
+        probe.close().await.map_err(open_error)?;
         let pool = AnyPoolOptions::new()
             .max_connections(4)
             .min_connections(0)
