@@ -221,9 +221,9 @@ def test_group_by(hepq, data):
 
 
 def test_group_by_many_groups(hepq, tmp_path):
-    """8,000 groups × 102 bins: the grouped fill's counts outgrow L2 and go through its radix
-    partitions (udfs/src/hist/aggregate.rs), buffered and flushed many times over 1.5M rows, in
-    4 partitions whose partial states merge. Reference: one 2-D boost-histogram (group × x)."""
+    """8,000 groups × 102 bins over 1.5M rows, in 4 partitions whose partial states merge: the
+    grouped accumulator's flat counts (megabytes, folded from 32-bit counters) against one 2-D
+    boost-histogram (group × x)."""
     rng = np.random.default_rng(SEED + 1)
     rows, groups = 1_500_000, 8_000
     x = rng.uniform(-0.1, 1.1, rows).astype(np.float32)

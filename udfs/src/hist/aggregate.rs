@@ -676,15 +676,6 @@ fn list_scalar(values: Option<&Vec<f64>>) -> ScalarValue {
 // ---------------------------------------------------------------------------------------------
 // The grouped accumulator: one flat buffer of `groups × bins`.
 
-/// Counts (u32) a radix partition covers: 256 KiB, half of this machine's per-core L2.
-const RADIX_SHIFT: u32 = 16;
-const RADIX_SLOTS: usize = 1 << RADIX_SHIFT;
-/// Fills a partition buffers before its bins are incremented (8 per cache line of counts on
-/// average).
-const RADIX_BUFFER: usize = 1 << 15;
-/// From how many bins in all the partitioned scatter is used (2 MiB of counts: beyond L2).
-const RADIX_MIN_SLOTS: usize = 1 << 19;
-
 /// Every group's histogram of a `OneD`/`TwoD` fill, in one flat buffer.
 ///
 /// A batch is filled in two passes: the first computes each value's slot (`group × bins +
@@ -693,12 +684,6 @@ const RADIX_MIN_SLOTS: usize = 1 << 19;
 /// megabytes) increments in flight at once. Unweighted fills count in 32-bit integers (half the
 /// memory traffic of doubles), folded into the `f64` bins before they could overflow and
 /// whenever the bins are read.
-///
-/// When the counts outgrow a core's L2 cache (`RADIX_MIN_SLOTS`), the second pass first
-/// sorts the slots into partitions of `RADIX_SLOTS` consecutive bins (256 KiB of counts
-/// each) and increments a partition's bins only once it has buffered `RADIX_BUFFER` fills:
-/// those increments then land in a region that fits in L2, instead of missing it at random
-/// (measured in `bench/udfs`: GROUP BY over 10,000 groups).
 #[derive(Debug)]
 pub struct FillGroupsAccumulator {
     spec: Arc<FillSpec>,
@@ -716,8 +701,6 @@ pub struct FillGroupsAccumulator {
     /// The first pass's slots and weights (kept to reuse their allocations).
     slots: Vec<usize>,
     slot_weights: Vec<f64>,
-    /// Unweighted fills buffered per radix partition (empty unless the counts are large).
-    partitions: Vec<Vec<u32>>,
     groups: usize,
 }
 
@@ -752,7 +735,6 @@ impl FillGroupsAccumulator {
             pending: 0,
             slots: Vec::new(),
             slot_weights: Vec::new(),
-            partitions: Vec::new(),
             groups: 0,
         })
     }
@@ -764,44 +746,8 @@ impl FillGroupsAccumulator {
                 self.variances.resize(total_num_groups * self.stride, 0.0);
             } else {
                 self.counts.resize(total_num_groups * self.stride, 0);
-                let slots = self.counts.len();
-                if (RADIX_MIN_SLOTS..=u32::MAX as usize).contains(&slots) {
-                    let wanted = slots.div_ceil(RADIX_SLOTS);
-                    self.partitions.resize_with(wanted, Vec::new);
-                } else {
-                    self.flush_partitions();
-                    self.partitions.clear();
-                }
             }
             self.groups = total_num_groups;
-        }
-    }
-
-    /// Increments the bins of the fills buffered in radix partition `p`.
-    fn flush_partition(&mut self, p: usize) {
-        let Some(mut part) = self.partitions.get_mut(p).map(std::mem::take) else {
-            return;
-        };
-        let fills = part.len() as u64;
-        if self.pending + fills > u64::from(u32::MAX) {
-            self.fold_counts();
-        }
-        for &slot in &part {
-            if let Some(c) = self.counts.get_mut(slot as usize) {
-                *c += 1;
-            }
-        }
-        part.clear();
-        self.pending += fills;
-        if let Some(buffer) = self.partitions.get_mut(p) {
-            *buffer = part;
-        }
-    }
-
-    /// Increments the bins of every buffered fill.
-    fn flush_partitions(&mut self) {
-        for p in 0..self.partitions.len() {
-            self.flush_partition(p);
         }
     }
 
@@ -830,22 +776,6 @@ impl FillGroupsAccumulator {
             }
             return;
         }
-        if !self.partitions.is_empty() {
-            for i in 0..self.slots.len() {
-                let Some(&slot) = self.slots.get(i) else {
-                    break;
-                };
-                let p = slot >> RADIX_SHIFT;
-                let Some(part) = self.partitions.get_mut(p) else {
-                    continue;
-                };
-                part.push(slot as u32);
-                if part.len() >= RADIX_BUFFER {
-                    self.flush_partition(p);
-                }
-            }
-            return;
-        }
         let fills = self.slots.len() as u64;
         if self.pending + fills > u64::from(u32::MAX) {
             self.fold_counts();
@@ -860,7 +790,6 @@ impl FillGroupsAccumulator {
 
     /// Takes the bins of the groups `emit_to` names.
     fn take(&mut self, emit_to: EmitTo) -> (usize, Vec<f64>, Vec<f64>) {
-        self.flush_partitions();
         self.fold_counts();
         let n = match emit_to {
             EmitTo::All => self.groups,
@@ -1022,11 +951,6 @@ impl GroupsAccumulator for FillGroupsAccumulator {
             + self.counts.capacity() * 4
             + self.slots.capacity() * std::mem::size_of::<usize>()
             + self.slot_weights.capacity() * 8
-            + self
-                .partitions
-                .iter()
-                .map(|p| p.capacity() * 4)
-                .sum::<usize>()
             + self.template.allocated()
     }
 }
