@@ -34,6 +34,7 @@ use datafusion::logical_expr::{TableProviderFilterPushDown, UNNAMED_TABLE};
 use datafusion::parquet::arrow::AsyncArrowWriter;
 use datafusion::parquet::basic::{Compression, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
+use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -327,15 +328,44 @@ impl FileNamer {
     }
 }
 
-fn writer_properties() -> datafusion::common::Result<WriterProperties> {
+fn writer_properties(schema: &Schema) -> datafusion::common::Result<WriterProperties> {
     let level = ZstdLevel::try_new(ZSTD_LEVEL).map_err(df_error)?;
     // Column-chunk statistics only (min/max per row group, what Iceberg and DataFusion prune
     // with); page-level statistics cost time on every page and nothing reads them here.
-    Ok(WriterProperties::builder()
+    let mut builder = WriterProperties::builder()
         .set_compression(Compression::ZSTD(level))
         .set_statistics_enabled(EnabledStatistics::Chunk)
-        .set_created_by(format!("hepq {}", env!("CARGO_PKG_VERSION")))
-        .build())
+        .set_created_by(format!("hepq {}", env!("CARGO_PKG_VERSION")));
+    // No dictionary for floating-point columns (momenta, angles, energies): their values
+    // rarely repeat, and trying a dictionary first hashes every value. Integers and strings
+    // (run, event, counts, names) keep it.
+    let mut leaves = Vec::new();
+    for field in schema.fields() {
+        float_leaves(field, Vec::new(), &mut leaves);
+    }
+    for path in leaves {
+        builder = builder.set_column_dictionary_enabled(ColumnPath::new(path), false);
+    }
+    Ok(builder.build())
+}
+
+/// The Parquet column paths of the floating-point leaves under `field` (lists are written as
+/// `name.list.element`, structs as `name.child`).
+fn float_leaves(field: &Field, mut path: Vec<String>, out: &mut Vec<Vec<String>>) {
+    path.push(field.name().clone());
+    match field.data_type() {
+        DataType::Float16 | DataType::Float32 | DataType::Float64 => out.push(path),
+        DataType::List(inner) | DataType::LargeList(inner) | DataType::FixedSizeList(inner, _) => {
+            path.push("list".to_string());
+            float_leaves(inner, path, out);
+        }
+        DataType::Struct(children) => {
+            for child in children {
+                float_leaves(child, path.clone(), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 async fn close(
@@ -361,7 +391,7 @@ async fn write_stream(
     namer: FileNamer,
     written: Arc<Vec<std::sync::Mutex<Vec<ObjectPath>>>>,
 ) -> datafusion::common::Result<Vec<NewDataFile>> {
-    let properties = writer_properties()?;
+    let properties = writer_properties(&info.file_schema)?;
     let mut open: HashMap<PartitionKey, OpenFile> = HashMap::new();
     let mut done = Vec::new();
     while let Some(batch) = stream.next().await {
@@ -783,4 +813,57 @@ pub(crate) fn partitioning_of(
     }
     create.hive_distribution = HiveDistributionStyle::NONE;
     Ok(fields)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+    use super::*;
+    use datafusion::parquet::arrow::ArrowSchemaConverter;
+    use datafusion::parquet::basic::Type as PhysicalType;
+
+    #[test]
+    fn float_leaves_have_no_dictionary_and_the_paths_match_parquets() {
+        let element = |t: DataType| Arc::new(Field::new("element", t, true));
+        let schema = Schema::new(vec![
+            Field::new("run", DataType::Int64, true),
+            Field::new("MET_pt", DataType::Float32, true),
+            Field::new("Jet_pt", DataType::List(element(DataType::Float32)), true),
+            Field::new("Jet_id", DataType::List(element(DataType::Int32)), true),
+            Field::new(
+                "nested",
+                DataType::List(element(DataType::List(element(DataType::Float64)))),
+                true,
+            ),
+            Field::new(
+                "p4",
+                DataType::Struct(
+                    vec![
+                        Field::new("e", DataType::Float64, true),
+                        Field::new("tag", DataType::Utf8, true),
+                    ]
+                    .into(),
+                ),
+                true,
+            ),
+        ]);
+        let props = writer_properties(&schema).unwrap();
+        let parquet = ArrowSchemaConverter::new().convert(&schema).unwrap();
+        let mut floats = 0;
+        for column in parquet.columns() {
+            let is_float = matches!(
+                column.physical_type(),
+                PhysicalType::FLOAT | PhysicalType::DOUBLE
+            );
+            floats += usize::from(is_float);
+            assert_eq!(
+                props.dictionary_enabled(column.path()),
+                !is_float,
+                "{}",
+                column.path()
+            );
+        }
+        assert_eq!(floats, 4);
+    }
 }
