@@ -184,17 +184,21 @@ def test_arrow_c_stream_consumers(lhc_con, lhc_dir):
     assert got.to_pylist() == want.to_pylist()
 
 
-def test_to_batches_streams_lazily(con):
+def test_to_batches_streams_lazily(con, hq):
     reader = con.sql("SELECT value FROM range(0, 1000000000000)").to_batches()
     assert isinstance(reader, pa.RecordBatchReader)
     start = time.monotonic()
     first = [reader.read_next_batch() for _ in range(3)]
     assert time.monotonic() - start < 10
-    assert all(0 < b.num_rows <= 8192 for b in first)
+    assert all(0 < b.num_rows <= hq.BATCH_ROWS for b in first)
+    assert first[0].num_rows == hq.BATCH_ROWS  # the connection's batch size
     assert first[0].column(0)[0].as_py() == 0
     reader.close()  # releases the stream: the plan stops
     total = sum(b.num_rows for b in con.sql("SELECT value FROM range(0, 100000)").to_batches())
     assert total == 100_000
+    con.sql("SET datafusion.execution.batch_size = 8192")
+    sizes = [b.num_rows for b in con.sql("SELECT value FROM range(0, 100000)").to_batches()]
+    assert sum(sizes) == 100_000 and max(sizes) == 8192
 
 
 def test_relation_is_lazy_and_reruns(con):
