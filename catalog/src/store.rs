@@ -76,6 +76,16 @@ fn ddl(migration: &str, backend: Backend) -> Vec<String> {
         .collect()
 }
 
+/// The connection pool both databases use: a few connections (writes are serialised anyway),
+/// closed when idle, waiting for a free one as long as for a lock.
+fn pool_options() -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(4)
+        .min_connections(0)
+        .idle_timeout(Some(Duration::from_secs(60)))
+        .acquire_timeout(BUSY_TIMEOUT)
+}
+
 /// `url` without its password, for messages.
 fn redact_url(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -269,11 +279,7 @@ impl CatalogStore {
             .await
             .map_err(open_error)?;
         probe.close().await.map_err(open_error)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .min_connections(0)
-            .idle_timeout(Some(Duration::from_secs(60)))
-            .acquire_timeout(BUSY_TIMEOUT)
+        let pool = pool_options()
             .connect_with(options)
             .await
             .map_err(open_error)?;
@@ -321,11 +327,7 @@ impl CatalogStore {
             .await
             .map_err(open_error)?;
         probe.close().await.map_err(open_error)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(4)
-            .min_connections(0)
-            .idle_timeout(Some(Duration::from_secs(60)))
-            .acquire_timeout(BUSY_TIMEOUT)
+        let pool = pool_options()
             .after_connect(move |connection, _| {
                 let busy = busy.clone();
                 Box::pin(async move {
