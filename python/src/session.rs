@@ -186,11 +186,6 @@ impl Session {
         if threads == Some(0) {
             return Err(ProgrammingError::new_err("threads must be at least 1"));
         }
-        if catalog.is_some() && warehouse.is_none() {
-            return Err(ProgrammingError::new_err(
-                "catalog= needs a warehouse= directory (it holds the data files)",
-            ));
-        }
         let options = SessionOptions {
             threads,
             memory_limit,

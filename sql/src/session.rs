@@ -38,7 +38,7 @@ pub struct SessionOptions {
     /// The catalog database of the warehouse, by URL: `postgres://…` for a PostgreSQL catalog
     /// shared by several hosts (the warehouse directory, then on a shared file system, still
     /// holds the data files), `sqlite://PATH` for another SQLite file. `None`: the warehouse's
-    /// own `catalog.sqlite`. Used only with a warehouse.
+    /// own `catalog.sqlite`. Needs a warehouse (an error without one).
     pub catalog: Option<String>,
     /// Standard AWS settings (`AWS_REGION`, `AWS_ENDPOINT`, `AWS_ACCESS_KEY_ID`, …) used for
     /// `s3://` locations, as read by the front end from its environment.
@@ -138,6 +138,13 @@ impl HepqSession {
     /// Builds a session: the engine, hepq's table factories and functions, the object-store
     /// registry and memory pool, then the warehouse's tables.
     pub async fn new(options: SessionOptions) -> Result<Self> {
+        if options.catalog.is_some() && options.warehouse.is_none() {
+            return Err(Error::Config(
+                "a catalog database needs a warehouse directory (it holds the data files): \
+                 give a warehouse too"
+                    .into(),
+            ));
+        }
         let counters = Arc::new(IoCounters::default());
         let registry = Arc::new(HepqObjectStoreRegistry::new(
             options.object_store_env.clone(),
