@@ -86,18 +86,21 @@ fn pool_options() -> AnyPoolOptions {
         .acquire_timeout(BUSY_TIMEOUT)
 }
 
-/// `url` without its password, for messages.
-fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (authority, tail) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
-    match authority.rsplit_once('@') {
-        Some((user_info, host)) => {
-            let user = user_info.split(':').next().unwrap_or_default();
-            format!("{scheme}://{user}@{host}{tail}")
+/// `url` without its password, for messages (a URL that does not parse is shown by its scheme
+/// only, since where its password is cannot be known).
+fn redact_url(text: &str) -> String {
+    match url::Url::parse(text) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Only URLs that cannot have a password refuse this.
+                let _ = parsed.set_password(None);
+            }
+            parsed.to_string()
         }
-        None => url.to_string(),
+        Err(_) => match text.split_once("://") {
+            Some((scheme, _)) => format!("{scheme}://…"),
+            None => "the catalog URL".to_string(),
+        },
     }
 }
 
