@@ -31,10 +31,9 @@ use datafusion::logical_expr::dml::InsertOp;
 use datafusion::logical_expr::utils::conjunction;
 use datafusion::logical_expr::{Expr, LogicalPlan, LogicalPlanBuilder, TableType};
 use datafusion::logical_expr::{TableProviderFilterPushDown, UNNAMED_TABLE};
-use datafusion::parquet::arrow::AsyncArrowWriter;
-use datafusion::parquet::basic::{Compression, ZstdLevel};
+use datafusion::parquet::arrow::{ArrowSchemaConverter, AsyncArrowWriter};
+use datafusion::parquet::basic::{Compression, LogicalType, Type as PhysicalType, ZstdLevel};
 use datafusion::parquet::file::properties::{EnabledStatistics, WriterProperties};
-use datafusion::parquet::schema::types::ColumnPath;
 use datafusion::physical_expr::{EquivalenceProperties, PhysicalExpr};
 use datafusion::physical_plan::empty::EmptyExec;
 use datafusion::physical_plan::execution_plan::{Boundedness, EmissionType};
@@ -338,34 +337,21 @@ fn writer_properties(schema: &Schema) -> datafusion::common::Result<WriterProper
         .set_created_by(format!("hepq {}", env!("CARGO_PKG_VERSION")));
     // No dictionary for floating-point columns (momenta, angles, energies): their values
     // rarely repeat, and trying a dictionary first hashes every value. Integers and strings
-    // (run, event, counts, names) keep it.
-    let mut leaves = Vec::new();
-    for field in schema.fields() {
-        float_leaves(field, Vec::new(), &mut leaves);
-    }
-    for path in leaves {
-        builder = builder.set_column_dictionary_enabled(ColumnPath::new(path), false);
+    // (run, event, counts, names) keep it. The leaves are the Parquet schema's own, as the
+    // Arrow writer converts it.
+    let parquet = ArrowSchemaConverter::new()
+        .convert(schema)
+        .map_err(df_error)?;
+    for column in parquet.columns() {
+        let float = matches!(
+            column.physical_type(),
+            PhysicalType::FLOAT | PhysicalType::DOUBLE
+        ) || matches!(column.logical_type_ref(), Some(LogicalType::Float16));
+        if float {
+            builder = builder.set_column_dictionary_enabled(column.path().clone(), false);
+        }
     }
     Ok(builder.build())
-}
-
-/// The Parquet column paths of the floating-point leaves under `field` (lists are written as
-/// `name.list.element`, structs as `name.child`).
-fn float_leaves(field: &Field, mut path: Vec<String>, out: &mut Vec<Vec<String>>) {
-    path.push(field.name().clone());
-    match field.data_type() {
-        DataType::Float16 | DataType::Float32 | DataType::Float64 => out.push(path),
-        DataType::List(inner) | DataType::LargeList(inner) | DataType::FixedSizeList(inner, _) => {
-            path.push("list".to_string());
-            float_leaves(inner, path, out);
-        }
-        DataType::Struct(children) => {
-            for child in children {
-                float_leaves(child, path.clone(), out);
-            }
-        }
-        _ => {}
-    }
 }
 
 async fn close(
@@ -820,8 +806,7 @@ mod tests {
     #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
     use super::*;
-    use datafusion::parquet::arrow::ArrowSchemaConverter;
-    use datafusion::parquet::basic::Type as PhysicalType;
+    use datafusion::parquet::schema::types::ColumnPath;
 
     #[test]
     fn float_leaves_have_no_dictionary_and_the_paths_match_parquets() {
@@ -865,5 +850,22 @@ mod tests {
             );
         }
         assert_eq!(floats, 4);
+        // The paths as a Parquet reader names them.
+        let enabled = |path: &str| {
+            props.dictionary_enabled(&ColumnPath::new(
+                path.split('.').map(String::from).collect(),
+            ))
+        };
+        for path in [
+            "MET_pt",
+            "Jet_pt.list.element",
+            "nested.list.element.list.element",
+            "p4.e",
+        ] {
+            assert!(!enabled(path), "{path}");
+        }
+        for path in ["run", "Jet_id.list.element", "p4.tag"] {
+            assert!(enabled(path), "{path}");
+        }
     }
 }
