@@ -196,3 +196,26 @@ def duckdb_connect(lhc_dir: Path | None = None, legend_dir: Path | None = None):
             "hive_types = {'period': VARCHAR, 'run': VARCHAR, 'datatype': VARCHAR})"
         )
     return con
+
+
+def write_views_concurrently(hepq_bin: Path, hepq: "Hepq", extra: list[str], writers: int = 3, views: int = 15) -> None:
+    """Starts `writers` `hepq sql` processes at once, each creating `views` views
+    `busy.v_<writer>_<i>` (schema `busy` must exist), and asserts that every one succeeded
+    without a panic."""
+    procs = []
+    for writer in range(writers):
+        sql = "; ".join(f"CREATE VIEW busy.v_{writer}_{i} AS SELECT {i} AS i" for i in range(views))
+        procs.append(
+            subprocess.Popen(
+                [str(hepq_bin), "sql", *extra, "-c", sql],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=hepq.env(),
+            )
+        )
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+        for marker in PANIC_MARKERS:
+            assert marker.lower() not in err.lower(), err

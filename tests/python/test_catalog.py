@@ -10,12 +10,11 @@ also read with Python's own sqlite3 module (integrity, rows) after processes wro
 from __future__ import annotations
 
 import sqlite3
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from conftest import PANIC_MARKERS, REPO_ROOT, skip_or_fail
+from conftest import REPO_ROOT, skip_or_fail, write_views_concurrently
 
 TESTDATA = REPO_ROOT.parent / "shared" / "testdata"
 HZZ = TESTDATA / "scikit-hep-testdata" / "uproot-HZZ-zlib.root"
@@ -134,23 +133,7 @@ def test_cli_tables_survive_the_process(hepq, tmp_path, parquet_file, reference)
 def test_clis_writing_at_once_keep_every_table(hepq_bin, hepq, tmp_path):
     wh = tmp_path / "wh"
     hepq.sql_run("CREATE SCHEMA busy", extra=["--warehouse", str(wh)])
-    procs = []
-    for writer in range(3):
-        sql = "; ".join(f"CREATE VIEW busy.v_{writer}_{i} AS SELECT {i} AS i" for i in range(15))
-        procs.append(
-            subprocess.Popen(
-                [str(hepq_bin), "sql", "--warehouse", str(wh), "-c", sql],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=hepq.env(),
-            )
-        )
-    for proc in procs:
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-        for marker in PANIC_MARKERS:
-            assert marker.lower() not in err.lower(), err
+    write_views_concurrently(hepq_bin, hepq, ["--warehouse", str(wh)])
     assert len(catalog_rows(wh)) == 45
     rows = hepq.sql("SELECT count(*) AS n FROM hepq.tables WHERE schema_name = 'busy'", extra=["--warehouse", str(wh)])
     assert rows == [{"n": 45}]

@@ -10,11 +10,10 @@ psycopg) reading hepq's Iceberg table from the same PostgreSQL database.
 from __future__ import annotations
 
 import itertools
-import subprocess
 
 import pytest
 
-from conftest import PANIC_MARKERS, REPO_ROOT, skip_or_fail
+from conftest import REPO_ROOT, skip_or_fail, write_views_concurrently
 from pg_server import PostgresServer, free_port, server_binaries
 
 psycopg = pytest.importorskip("psycopg")
@@ -121,23 +120,7 @@ def test_concurrent_writers_are_serialised(hepq_bin, hepq, tmp_path, catalog_url
     wh = tmp_path / "wh"
     at = ["--warehouse", str(wh), "--catalog", catalog_url]
     hepq.sql_run("CREATE SCHEMA busy", extra=at)
-    procs = []
-    for writer in range(3):
-        sql = "; ".join(f"CREATE VIEW busy.v_{writer}_{i} AS SELECT {i} AS i" for i in range(15))
-        procs.append(
-            subprocess.Popen(
-                [str(hepq_bin), "sql", *at, "-c", sql],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=hepq.env(),
-            )
-        )
-    for proc in procs:
-        _, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, err
-        for marker in PANIC_MARKERS:
-            assert marker.lower() not in err.lower(), err
+    write_views_concurrently(hepq_bin, hepq, at)
     assert rows(catalog_url, "SELECT count(*) FROM hepq_tables WHERE schema_name = 'busy'") == [(45,)]
     assert hepq.sql("SELECT i FROM busy.v_1_14", extra=at) == [{"i": 14}]
 
